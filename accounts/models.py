@@ -1,0 +1,725 @@
+"""Customers (accounts), the people who serve them, and the relationship record: orders, visits, problems."""
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from kam.models import TimeStampedModel
+
+RATING_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
+
+
+class Role(models.TextChoices):
+    REP = "rep", "Sales rep / KAM"
+    MANAGER = "manager", "Sales manager"
+    INTEGRATION = "integration", "Integration (API only)"
+
+
+class User(AbstractUser):
+    """A person (or an integration) using the product; the user profile lives on the user itself."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.REP)
+    manager = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+        help_text="Who lapsed-cadence alerts escalate to.",
+    )
+    monthly_visit_capacity = models.PositiveSmallIntegerField(
+        default=20, help_text="How many account visits this person can make in a month."
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(manager=F("id")), name="user_not_own_manager"),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+    @property
+    def is_manager(self) -> bool:
+        return self.is_superuser or self.role == Role.MANAGER
+
+    @property
+    def is_integration(self) -> bool:
+        return self.role == Role.INTEGRATION and not self.is_superuser
+
+
+class AccountStatus(models.TextChoices):
+    PROSPECT = "prospect", "Prospect"
+    ACTIVE = "active", "Active"
+    DORMANT = "dormant", "Dormant"
+    LOST = "lost", "Lost"
+
+
+class Tier(models.TextChoices):
+    A = "A", "A (key)"
+    B = "B", "B"
+    C = "C", "C"
+    D = "D", "D"
+
+
+class AccountQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AccountQuerySet":
+        """The accounts `user` may see: everything for managers and integrations, else owned or on the team."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_manager or user.is_integration:
+            return self
+        return self.filter(Q(owner=user) | Q(team_members__user=user)).distinct()
+
+    def editable_by(self, user) -> "AccountQuerySet":
+        if not user.is_authenticated or not user.is_active or user.is_integration:
+            return self.none()
+        return self.visible_to(user)
+
+    def key_accounts(self) -> "AccountQuerySet":
+        return self.filter(is_key=True)
+
+    def cadence_lapsed(self, today: datetime.date) -> "AccountQuerySet":
+        return self.filter(next_contact_due__lt=today)
+
+    def due_by(self, day: datetime.date) -> "AccountQuerySet":
+        return self.filter(next_contact_due__lte=day)
+
+
+class Account(TimeStampedModel):
+    name = models.CharField(max_length=200)
+    reference = models.CharField(
+        max_length=64, blank=True, default="", help_text="The customer's number in the ERP, if any."
+    )
+    industry = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 two-letter country code.")
+    region = models.CharField(max_length=100, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    owner = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,  # covered by account_owner_due_idx, which starts with owner
+        related_name="owned_accounts",
+        help_text="The key account manager responsible for this account.",
+    )
+    status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+
+    # Key designation is a management decision with a reason and a date (see KeyDesignation for the log).
+    is_key = models.BooleanField(default=False)
+    key_since = models.DateField(null=True, blank=True)
+    key_reason = models.TextField(blank=True)
+    # No index on the audit FKs: nothing filters by them, and every index slows the nightly score update.
+    key_decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    image_rating = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=RATING_VALIDATORS,
+        help_text="Image / prestige, 1 (low) to 5 (high).",
+    )
+    partnership_rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=RATING_VALIDATORS, help_text="Willingness to partner, 1 to 5."
+    )
+    strategic_rating = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(5)],
+        help_text="Optional strategic importance, 0 to 5 (e.g. a competitor's account we decided to attack).",
+    )
+    ratings_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    ratings_at = models.DateTimeField(null=True, blank=True)
+
+    cadence_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Target days between visits; leave empty to use the tier's default.",
+    )
+    # Denormalised: kept current by visit logging and scoring so lists filter on an index, not a join.
+    target_cadence_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    last_contact_date = models.DateField(null=True, blank=True, editable=False)
+    next_contact_due = models.DateField(null=True, blank=True, editable=False)
+    score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True, editable=False)
+    score_change = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True, editable=False)
+    tier = models.CharField(max_length=1, choices=Tier.choices, blank=True, editable=False)
+    rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    scored_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    history = HistoricalRecords(
+        excluded_fields=[
+            "created_at",
+            "updated_at",
+            "target_cadence_days",
+            "last_contact_date",
+            "next_contact_due",
+            "score",
+            "score_change",
+            "tier",
+            "rank",
+            "scored_at",
+        ]
+    )
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference"], condition=~Q(reference=""), name="account_reference_unique"
+            ),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="account_not_own_parent"),
+            models.CheckConstraint(
+                condition=Q(image_rating__isnull=True) | Q(image_rating__gte=1, image_rating__lte=5),
+                name="account_image_rating_1_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(partnership_rating__isnull=True)
+                | Q(partnership_rating__gte=1, partnership_rating__lte=5),
+                name="account_partnership_rating_1_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(strategic_rating__isnull=True) | Q(strategic_rating__lte=5),
+                name="account_strategic_rating_0_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(cadence_days__isnull=True) | Q(cadence_days__gte=1),
+                name="account_cadence_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_key=False) | (Q(key_since__isnull=False) & ~Q(key_reason="")),
+                name="account_key_has_date_and_reason",
+            ),
+        ]
+        indexes = [
+            # The rep's list and My day: "my accounts, lapsed first".
+            models.Index(fields=["owner", "next_contact_due"], name="account_owner_due_idx"),
+            # Portfolio views sort and filter by rank within tier.
+            models.Index(fields=["tier", "rank"], name="account_tier_rank_idx"),
+            # The cadence check: every account whose next contact is overdue.
+            models.Index(fields=["next_contact_due"], name="account_due_idx"),
+            models.Index(fields=["updated_at"], name="account_updated_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("accounts:detail", args=[self.pk])
+
+    def clean(self):
+        if self.parent_id and self.pk:
+            seen = {self.pk}
+            node = self.parent
+            while node is not None:
+                if node.pk in seen:
+                    raise ValidationError({"parent": "This parent would make the hierarchy a loop."})
+                seen.add(node.pk)
+                node = node.parent
+        if self.is_key and not self.key_reason.strip():
+            raise ValidationError({"key_reason": "Say why this is a key account."})
+
+    def effective_cadence_days(self, tier_default: int | None) -> int | None:
+        return self.cadence_days or tier_default
+
+    def refresh_cadence(self, tier_default: int | None) -> None:
+        """Recompute the denormalised target and due date (not saved)."""
+        self.target_cadence_days = self.effective_cadence_days(tier_default)
+        if self.target_cadence_days is None:
+            self.next_contact_due = None
+        elif self.last_contact_date is None:
+            # Never met: due as soon as a cadence applies.
+            self.next_contact_due = self.created_at.date() if self.created_at else datetime.date.today()
+        else:
+            self.next_contact_due = self.last_contact_date + datetime.timedelta(days=self.target_cadence_days)
+
+    def cadence_status(self, today: datetime.date) -> str:
+        if self.next_contact_due is None:
+            return "none"
+        if self.next_contact_due < today:
+            return "lapsed"
+        if self.next_contact_due <= today + datetime.timedelta(days=7):
+            return "due"
+        return "ok"
+
+    def days_overdue(self, today: datetime.date) -> int:
+        if self.next_contact_due is None or self.next_contact_due >= today:
+            return 0
+        return (today - self.next_contact_due).days
+
+
+class KeyDesignation(models.Model):
+    """The audit log of key-account decisions: who made or unmade a key account, when and why."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="designations")
+    is_key = models.BooleanField()
+    reason = models.TextField()
+    decided_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="designation_has_reason")]
+
+    def __str__(self):
+        verdict = "made key" if self.is_key else "no longer key"
+        return f"{self.account} {verdict} on {self.decided_at:%Y-%m-%d}"
+
+
+class TeamFunction(models.TextChoices):
+    SALES = "sales", "Sales"
+    ENGINEERING = "engineering", "Engineering"
+    MARKETING = "marketing", "Marketing"
+    FINANCE = "finance", "Finance"
+    IT = "it", "IT"
+    RND = "rnd", "R&D"
+    LOGISTICS = "logistics", "Logistics"
+    SERVICE = "service", "Service"
+
+
+class AccountTeamMember(TimeStampedModel):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="team_members")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="team_memberships")
+    function = models.CharField(max_length=20, choices=TeamFunction.choices, default=TeamFunction.SALES)
+
+    class Meta:
+        ordering = ["function", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["account", "user"], name="team_member_unique")]
+        indexes = [
+            # visible_to(): "accounts where I am on the team".
+            models.Index(fields=["user", "account"], name="team_user_account_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_function_display()}) on {self.account}"
+
+
+class Order(TimeStampedModel):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders")
+    reference = models.CharField(max_length=64, blank=True, default="")
+    date = models.DateField()
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    variable_cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "reference"], condition=~Q(reference=""), name="order_reference_unique"
+            ),
+            models.CheckConstraint(condition=Q(revenue__gte=0), name="order_revenue_non_negative"),
+            models.CheckConstraint(condition=Q(variable_cost__gte=0), name="order_cost_non_negative"),
+        ]
+        indexes = [
+            # Trailing-12-month sums per account and the account page's monthly chart.
+            models.Index(fields=["account", "date"], name="order_account_date_idx"),
+            # Scoring reads every order in a date window.
+            models.Index(fields=["date"], name="order_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.date} {self.revenue}"
+
+    @property
+    def contribution_margin(self) -> Decimal:
+        return self.revenue - self.variable_cost
+
+    @property
+    def cm_pct(self) -> Decimal | None:
+        return self.contribution_margin / self.revenue if self.revenue else None
+
+
+class VisitKind(models.TextChoices):
+    ON_SITE = "on_site", "On-site visit"
+    SITE_TOUR = "site_tour", "Site tour"
+    MEETING = "meeting", "Meeting"
+    VIDEO = "video_call", "Video call"
+    PHONE = "phone_call", "Phone call"
+    REVIEW = "business_review", "Business review"
+    SOCIAL = "social_event", "Social event"
+
+
+# A social event builds trust but is not a working contact, so it does not reset the visit cadence.
+QUALIFYING_VISIT_KINDS = tuple(kind for kind in VisitKind.values if kind != VisitKind.SOCIAL)
+
+
+class Visit(TimeStampedModel):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="visits")
+    logged_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="visits_logged")
+    date = models.DateField()
+    kind = models.CharField(max_length=20, choices=VisitKind.choices, default=VisitKind.ON_SITE)
+    influencers = models.ManyToManyField("profiles.BuyingInfluencer", blank=True, related_name="visits")
+    summary = models.TextField()
+    next_steps = models.TextField(blank=True)
+    follow_up_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(follow_up_date__isnull=True) | Q(follow_up_date__gte=F("date")),
+                name="visit_follow_up_after_visit",
+            )
+        ]
+        indexes = [
+            # The account timeline and the last-contact roll-up.
+            models.Index(fields=["account", "-date"], name="visit_account_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.account} on {self.date}"
+
+    @property
+    def qualifies(self) -> bool:
+        return self.kind in QUALIFYING_VISIT_KINDS
+
+
+class IssueKind(models.TextChoices):
+    LATE_DELIVERY = "late_delivery", "Late delivery"
+    QUALITY = "quality", "Quality defect"
+    SERVICE_DELAY = "service_delay", "Service delay"
+    BILLING = "billing", "Billing error"
+    OTHER = "other", "Other"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class ServiceIssueQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(resolved_on__isnull=True)
+
+
+class ServiceIssue(TimeStampedModel):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="service_issues")
+    kind = models.CharField(max_length=20, choices=IssueKind.choices, default=IssueKind.OTHER)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    opened_on = models.DateField()
+    resolved_on = models.DateField(null=True, blank=True)
+    description = models.TextField()
+    reported_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = ServiceIssueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("opened_on")),
+                name="issue_resolved_after_opened",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "-opened_on"], name="issue_account_opened_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.account}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_on is None
+
+
+class AlertKind(models.TextChoices):
+    LAPSED_CADENCE = "lapsed_cadence", "Lapsed visit cadence"
+    COVERAGE_GAP = "coverage_gap", "No decision maker met"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+# An acknowledged alert is still open: the owner has seen it, but only a visit (or a meeting) ends it.
+OPEN_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+
+
+class CadenceAlertQuerySet(models.QuerySet):
+    def open(self) -> "CadenceAlertQuerySet":
+        return self.filter(status__in=OPEN_ALERT_STATUSES)
+
+    def visible_to(self, user) -> "CadenceAlertQuerySet":
+        """The alerts on accounts `user` may see: the account's access rule is the only one."""
+        return self.filter(account__in=Account.objects.visible_to(user).values("pk"))
+
+
+class CadenceAlert(TimeStampedModel):
+    """A flag on an account that needs its owner's attention, opened and resolved by the cadence check.
+
+    lapsed_cadence: the last qualifying visit is older than the account's target cadence.
+    coverage_gap: a key account where no decision maker / economic buyer has been met recently.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="cadence_alerts")
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    opened_on = models.DateField()
+    due_since = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Since when the account has been in this state: the missed due date, or the day the "
+        "decision-maker coverage ran out (empty if one was never met).",
+    )
+    resolved_on = models.DateField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalated_alerts",
+        db_index=False,  # the partial index below serves the only query on it
+    )
+
+    objects = CadenceAlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_on", "-id"]
+        constraints = [
+            # At most one open alert per account and kind, however often (or concurrently) the check runs.
+            # Its partial index serves "the open alert of this account" (visit logging, the account page).
+            models.UniqueConstraint(
+                fields=["account", "kind"],
+                condition=Q(status__in=OPEN_ALERT_STATUSES),
+                name="alert_one_open_per_account_kind",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=AlertStatus.RESOLVED) & Q(resolved_on__isnull=False))
+                | (~Q(status=AlertStatus.RESOLVED) & Q(resolved_on__isnull=True)),
+                name="alert_resolved_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AlertStatus.ACKNOWLEDGED) | Q(acknowledged_at__isnull=False),
+                name="alert_acknowledged_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalated_to__isnull=True) | Q(escalated_at__isnull=False),
+                name="alert_escalation_has_time",
+            ),
+        ]
+        indexes = [
+            # The escalation sweep: open alerts not yet escalated, opened before the grace cut-off.
+            models.Index(
+                fields=["kind", "opened_on"],
+                condition=Q(status__in=OPEN_ALERT_STATUSES, escalated_at__isnull=True),
+                name="alert_escalation_due_idx",
+            ),
+            # A manager's "escalated to me" list and digest section.
+            models.Index(
+                fields=["escalated_to", "status"],
+                condition=Q(escalated_to__isnull=False),
+                name="alert_escalated_to_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.account} ({self.get_status_display().lower()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_ALERT_STATUSES
+
+
+# --- Integrations: API keys and webhooks (the REST API under /api/v1/) -----------------------------------
+
+
+class ApiScope(models.TextChoices):
+    READ = "read", "Read accounts, scores and the relationship record"
+    WRITE_ACCOUNTS = "write_accounts", "Create and update accounts"
+    WRITE_ORDERS = "write_orders", "Push orders"
+    WRITE_VISITS = "write_visits", "Log visits and acknowledge cadence alerts"
+    RUN_SCORING = "run_scoring", "Start a scoring run (a manager's key only)"
+
+
+API_KEY_PREFIX = "kam_"
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self) -> "ApiKeyQuerySet":
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A secret an integration sends as `Authorization: Bearer kam_<prefix>_<secret>`.
+
+    The key acts as `user` and sees exactly what that user sees (a rep's key: the rep's accounts); its scopes
+    narrow what it may do. Only the SHA-256 of the whole key is stored, so the key is shown once, when made.
+    The secret carries 256 random bits, so a plain (fast) hash is enough: there is nothing to brute-force.
+    """
+
+    name = models.CharField(max_length=100, help_text="Which system uses this key, e.g. 'ERP nightly sync'.")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_keys", help_text="The key sees what this user sees."
+    )
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["revoked_at", "-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(name=""), name="api_key_has_name")]
+
+    def __str__(self):
+        return f"{self.name} ({API_KEY_PREFIX}{self.prefix}…)"
+
+    @staticmethod
+    def hash_key(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @staticmethod
+    def split_key(raw: str) -> str | None:
+        """The lookup prefix of a presented key, or None if it is not shaped like one of ours."""
+        if not raw.startswith(API_KEY_PREFIX):
+            return None
+        prefix, sep, secret = raw[len(API_KEY_PREFIX) :].partition("_")
+        return prefix if sep and prefix and secret else None
+
+    @classmethod
+    def issue(
+        cls, *, name: str, user: User, scopes: list[str], created_by: User | None
+    ) -> tuple["ApiKey", str]:
+        """Make a key; returns it with the raw key, which is never stored and must be shown now."""
+        import secrets
+
+        prefix = secrets.token_hex(6)
+        raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        key = cls(name=name, user=user, scopes=sorted(set(scopes)), created_by=created_by, prefix=prefix)
+        key.secret_hash = cls.hash_key(raw)
+        key.full_clean()
+        key.save()
+        return key, raw
+
+    def matches(self, raw: str) -> bool:
+        import hmac
+
+        return hmac.compare_digest(self.secret_hash, self.hash_key(raw))
+
+    def clean(self):
+        unknown = set(self.scopes or []) - set(ApiScope.values)
+        if not self.scopes or unknown:
+            raise ValidationError({"scopes": "Choose one or more of: " + ", ".join(ApiScope.values) + "."})
+        if ApiScope.RUN_SCORING in self.scopes and self.user_id and not self.user.is_manager:
+            raise ValidationError({"scopes": "Only a manager's key can start scoring runs."})
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def revoke(self, *, when: datetime.datetime) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = when
+            self.save(update_fields=["revoked_at"])
+
+
+class WebhookEvent(models.TextChoices):
+    RUN_SUCCEEDED = "run.succeeded", "A scoring run succeeded"
+    TIER_CHANGED = "account.tier_changed", "Accounts changed tier in a run"
+    ALERT_OPENED = "alert.opened", "Cadence alerts opened"
+
+
+# Sent only when someone asks to test an endpoint; nobody subscribes to it.
+WEBHOOK_PING = "ping"
+
+
+class WebhookEndpoint(TimeStampedModel):
+    """Where an integration wants events POSTed. Deliveries carry only accounts `owner` can see."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500, help_text="An http(s) address that accepts a JSON POST.")
+    description = models.CharField(max_length=200, blank=True)
+    # Kept in clear because every delivery is signed with it; shown to people only when made or rotated.
+    secret = models.CharField(max_length=64, editable=False)
+    events = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.url
+
+    @staticmethod
+    def new_secret() -> str:
+        import secrets
+
+        return "whsec_" + secrets.token_urlsafe(32)
+
+    def clean(self):
+        unknown = set(self.events or []) - set(WebhookEvent.values)
+        if not self.events or unknown:
+            choices = ", ".join(WebhookEvent.values)
+            raise ValidationError({"events": f"Choose one or more of: {choices}."})
+
+    def rotate_secret(self) -> str:
+        self.secret = self.new_secret()
+        self.save(update_fields=["secret", "updated_at"])
+        return self.secret
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint, with the outcome of every attempt (attempt_log)."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempt_log = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # An endpoint's delivery log, newest first (the settings page and GET /webhooks/{id}/deliveries/).
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} to {self.endpoint_id} ({self.status})"

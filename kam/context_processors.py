@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def kam(request):
+    return {"KAM_CURRENCY": settings.KAM_CURRENCY}

@@ -1,0 +1,248 @@
+"""Settings shared by every environment. Everything that varies comes from the environment (see kam/env.py)."""
+
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+
+from kam.env import env, env_bool, env_int, env_list, env_time
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+SECRET_KEY = env("SECRET_KEY", "local-only-insecure-key-never-use-in-production")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "django_htmx",
+    "template_partials",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+    "accounts",
+    "profiles",
+    "scoring",
+    "plans",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "kam.urls"
+WSGI_APPLICATION = "kam.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kam.context_processors.kam",
+            ],
+        },
+    },
+]
+
+# The embedded default is a SQLite file in the project, so `make run` needs no server.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "Europe/Amsterdam")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser libraries come from installed Python packages, never a CDN or a vendored copy.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "kam.staticfiles.PackagedAssetsFinder",
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Email (console by default; SMTP when EMAIL_HOST is set) ---
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "KAM <kam@localhost>")
+
+# --- REST API (/api/v1/; the glue is kam/api.py) ---
+REST_FRAMEWORK = {
+    # The key first: its authenticate_header makes DRF answer 401, not 403, to a request without credentials.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "kam.api.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "kam.api.ScopePermission"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "kam.api.PagePagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["kam.api.LimitedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["kam.api.KeyRateThrottle"],
+    "EXCEPTION_HANDLER": "kam.api.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "kam.api_views.ProblemAutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "KAM API",
+    "DESCRIPTION": "Key account management: accounts, scores and the relationship record.",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kam.api.describe_api"],
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "accounts.models.AccountStatus",
+        "RunStatusEnum": "scoring.models.RunStatus",
+        "PlanStatusEnum": "plans.models.PlanStatus",
+        "ObjectiveStatusEnum": "plans.models.ObjectiveStatus",
+        "ActionStatusEnum": "plans.models.ActionStatus",
+        "AlertStatusEnum": "accounts.models.AlertStatus",
+        "DeliveryStatusEnum": "accounts.models.DeliveryStatus",
+        "TierEnum": "accounts.models.Tier",
+        "VisitKindEnum": "accounts.models.VisitKind",
+        "IssueKindEnum": "accounts.models.IssueKind",
+        "AlertKindEnum": "accounts.models.AlertKind",
+    },
+}
+
+
+def _api_rate(name: str, default: str) -> str:
+    """A throttle rate like 600/min (per second, minute, hour or day); empty turns throttling off."""
+    import re
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = env(name, default).strip()
+    if value and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 600/min (or empty for no limit).")
+    return value
+
+
+KAM_API_RATE = _api_rate("KAM_API_RATE", "600/min")  # per API key (or session user)
+KAM_API_ANON_RATE = _api_rate("KAM_API_ANON_RATE", "60/min")  # per address, for requests without credentials
+KAM_API_MAX_PAGE_SIZE = env_int("KAM_API_MAX_PAGE_SIZE", 1000)
+KAM_API_MAX_REQUEST_BYTES = env_int("KAM_API_MAX_REQUEST_BYTES", 5 * 1024 * 1024)  # a 10,000-order batch fits
+KAM_API_BULK_MAX_ROWS = env_int("KAM_API_BULK_MAX_ROWS", 10_000)
+KAM_API_WEBHOOK_MAX_ATTEMPTS = env_int("KAM_API_WEBHOOK_MAX_ATTEMPTS", 6)
+KAM_API_WEBHOOK_BACKOFF_SECONDS = env_int("KAM_API_WEBHOOK_BACKOFF_SECONDS", 30)  # 30 s, 1, 2, 4, 8 min
+KAM_API_WEBHOOK_TIMEOUT_SECONDS = env_int("KAM_API_WEBHOOK_TIMEOUT_SECONDS", 10)
+KAM_API_WEBHOOK_BATCH_SIZE = env_int("KAM_API_WEBHOOK_BATCH_SIZE", 500)  # tier changes per delivery
+# Deliveries to loopback, private and link-local addresses are refused unless this is on (tests, local demos).
+KAM_API_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("KAM_API_WEBHOOK_ALLOW_PRIVATE_URLS", False)
+
+# --- Celery: with REDIS_URL tasks go to Redis; without it they run in-process (the embedded default) ---
+REDIS_URL = env("REDIS_URL", "")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
+# Task modules not called tasks.py, which autodiscovery would miss.
+CELERY_IMPORTS = ["accounts.webhook_tasks"]
+
+_RECOMPUTE_HOUR, _RECOMPUTE_MINUTE = env_time("KAM_RECOMPUTE_AT", "02:00")
+_CADENCE_HOUR, _CADENCE_MINUTE = env_time("KAM_CADENCE_CHECK_AT", "05:30")
+_REAPER_EVERY_SECONDS = env_int("KAM_REAPER_EVERY_SECONDS", 5 * 60)
+CELERY_BEAT_SCHEDULE = {
+    "nightly-portfolio-recompute": {
+        "task": "scoring.tasks.portfolio_recompute_task",
+        "schedule": crontab(hour=_RECOMPUTE_HOUR, minute=_RECOMPUTE_MINUTE),
+    },
+    # Opens, resolves and escalates alerts, then queues the daily digest emails.
+    "nightly-cadence-check": {
+        "task": "accounts.tasks.cadence_check_task",
+        "schedule": crontab(hour=_CADENCE_HOUR, minute=_CADENCE_MINUTE),
+    },
+    # Fails the runs whose worker died (queued/running past KAM_RUN_TIME_LIMIT_SECONDS), freeing the lock.
+    "scoring-runs-reaper": {
+        "task": "scoring.tasks.scoring_runs_reap_task",
+        "schedule": _REAPER_EVERY_SECONDS,
+    },
+}
+
+# --- The product ---
+KAM_CURRENCY = env("KAM_CURRENCY", "EUR")
+KAM_ALERT_GRACE_DAYS = env_int("KAM_ALERT_GRACE_DAYS", 14)
+KAM_COVERAGE_GAP_DAYS = env_int("KAM_COVERAGE_GAP_DAYS", 180)
+# A recompute is stopped after this long (hard limit; the soft limit comes a little earlier) and the reaper
+# marks a run failed once it has been queued or running for longer.
+KAM_RUN_TIME_LIMIT_SECONDS = env_int("KAM_RUN_TIME_LIMIT_SECONDS", 30 * 60)
+# The address links in emails point at.
+KAM_SITE_URL = env("KAM_SITE_URL", "http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}
