@@ -1,0 +1,312 @@
+"""Scoring writes: model versions and the portfolio recompute (read in bulk, compute in pandas, write in bulk).
+
+A run moves queued -> running -> succeeded | failed. Only one run holds the lock at a time (a partial unique
+constraint), results are written and the accounts' denormalised score/tier/rank updated in ONE transaction
+that also marks the run succeeded, so a run that fails part-way leaves the previous portfolio fully current.
+"""
+
+import datetime
+import io
+import logging
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import Account, User
+from scoring import clv as clv_model
+from scoring import engine, selectors
+from scoring.models import CRITERIA, RunStatus, ScoreResult, ScoringModel, ScoringRun
+
+log = logging.getLogger(__name__)
+
+
+class RunInProgress(Exception):
+    """Another recompute is queued or running; its id says which."""
+
+    def __init__(self, run: ScoringRun):
+        super().__init__(f"Scoring run {run.pk} is already {run.get_status_display().lower()}.")
+        self.run = run
+
+
+class NoActiveModel(Exception):
+    pass
+
+
+MODEL_FIELDS = [
+    *(f"weight_{c}" for c in CRITERIA),
+    "tier_method",
+    "tier_a",
+    "tier_b",
+    "tier_c",
+    "cadence_a_days",
+    "cadence_b_days",
+    "cadence_c_days",
+    "cadence_d_days",
+    "clv_horizon_months",
+    "discount_rate",
+    "name",
+    "note",
+]
+
+
+@transaction.atomic
+def scoring_model_create_version(
+    *, data: dict, created_by: User | None, activate: bool = True
+) -> ScoringModel:
+    """Save edited weights and rules as a new version (versions are immutable once used); make it active."""
+    base = selectors.active_model()
+    values = {f: getattr(base, f) for f in MODEL_FIELDS} if base else {}
+    values.update({k: v for k, v in data.items() if k in MODEL_FIELDS})
+    last = ScoringModel.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
+    model = ScoringModel(version=last + 1, created_by=created_by, **values)
+    model.full_clean()
+    engine.TierRule(method=model.tier_method, **_tier_kwargs(model)).validate()
+    if activate:
+        ScoringModel.objects.filter(is_active=True).update(is_active=False)
+        model.is_active = True
+    model.save()
+    return model
+
+
+def _tier_kwargs(model: ScoringModel) -> dict:
+    key = "shares" if model.tier_method == "share" else "cutoffs"
+    return {key: model.tier_values}
+
+
+def tier_rule_for(model: ScoringModel) -> engine.TierRule:
+    return engine.TierRule(method=model.tier_method, **_tier_kwargs(model))
+
+
+def scoring_run_request(
+    *, as_of: datetime.date, triggered_by: User | None = None, trigger: str = "manual"
+) -> ScoringRun:
+    """Queue a recompute with the active model, or raise RunInProgress if one already holds the lock."""
+    model = selectors.active_model()
+    if model is None:
+        raise NoActiveModel("No scoring model is active; save one first.")
+    try:
+        with transaction.atomic():
+            return ScoringRun.objects.create(
+                model=model, as_of=as_of, triggered_by=triggered_by, trigger=trigger
+            )
+    except IntegrityError:
+        running = ScoringRun.objects.in_progress().first()
+        if running is None:  # the other run finished between our insert and this read
+            return scoring_run_request(as_of=as_of, triggered_by=triggered_by, trigger=trigger)
+        raise RunInProgress(running) from None
+
+
+def portfolio_recompute(
+    *, as_of: datetime.date, triggered_by: User | None = None, trigger="manual"
+) -> ScoringRun:
+    """Request and execute a run in this process (the management command and the embedded default)."""
+    run = scoring_run_request(as_of=as_of, triggered_by=triggered_by, trigger=trigger)
+    return scoring_run_execute(run_id=run.pk)
+
+
+def _claim(run_id: int) -> bool:
+    """queued -> running with a conditional UPDATE: a second delivery of the same task finds nothing to claim."""
+    return bool(
+        ScoringRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=timezone.now(), phase="starting"
+        )
+    )
+
+
+class _Phases:
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        ScoringRun.objects.filter(pk=self.run_id).update(phase=name, phase_seconds=self.seconds)
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+
+
+def scoring_run_execute(*, run_id: int) -> ScoringRun:
+    """Compute and publish a queued run. Safe to call twice: the second call returns the run untouched."""
+    if not _claim(run_id):
+        return ScoringRun.objects.get(pk=run_id)
+    run = ScoringRun.objects.select_related("model").get(pk=run_id)
+    phases = _Phases(run_id)
+    try:
+        with phases("load"):
+            totals = selectors.order_totals(run.as_of)
+            accounts = selectors.scored_accounts()
+        with phases("clv"):
+            summary = selectors.purchase_summary(totals[totals.index.isin(accounts["account_id"])], run.as_of)
+            clv_result = clv_model.estimate_clv_from_summary(
+                summary,
+                horizon_months=run.model.clv_horizon_months,
+                annual_discount_rate=float(run.model.discount_rate),
+            )
+        with phases("score"):
+            criteria = engine.criteria_from_totals(totals, accounts, run.as_of, clv=clv_result.table[["clv"]])
+            scored = engine.score_accounts(criteria, run.model.weights, tier_rule_for(run.model))
+            frame = _result_frame(scored, criteria, clv_result.table)
+        with phases("save"), transaction.atomic():
+            _publish(run, frame)
+            ScoringRun.objects.filter(pk=run_id).update(
+                status=RunStatus.SUCCEEDED,
+                holds_lock=False,
+                phase="done",
+                finished_at=timezone.now(),
+                accounts_scored=len(frame),
+                orders_read=int(totals["orders"].sum()) if len(totals) else 0,
+                clv_method=clv_result.method,
+                clv_params=clv_result.params_dict(),
+            )
+        ScoringRun.objects.filter(pk=run_id).update(phase_seconds=phases.seconds)
+    except Exception as exc:
+        log.exception("Scoring run %s failed", run_id)
+        scoring_run_fail(run_id=run_id, reason=f"{type(exc).__name__}: {exc}", phase_seconds=phases.seconds)
+        raise
+    return ScoringRun.objects.get(pk=run_id)
+
+
+def scoring_run_fail(*, run_id: int, reason: str, phase_seconds: dict | None = None) -> None:
+    updates = {
+        "status": RunStatus.FAILED,
+        "holds_lock": False,
+        "finished_at": timezone.now(),
+        "error": reason,
+    }
+    if phase_seconds is not None:
+        updates["phase_seconds"] = phase_seconds
+    ScoringRun.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(**updates)
+
+
+RESULT_COLUMNS = [
+    "account_id",
+    "score",
+    "rank",
+    "tier",
+    "revenue",
+    "revenue_prev",
+    "cm",
+    "cm_pct",
+    "clv",
+    "p_alive",
+    "growth",
+    "image",
+    "partnership",
+    "strategic",
+    *(f"{c}_norm" for c in CRITERIA),
+    *(f"{c}_points" for c in CRITERIA),
+    "missing",
+]
+
+
+def _result_frame(scored: pd.DataFrame, criteria: pd.DataFrame, clv_table: pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame(index=scored.index)
+    frame["score"] = scored["score"].round(4)
+    frame["rank"] = scored["rank"].astype(int)
+    frame["tier"] = scored["tier"]
+    frame["revenue"] = criteria["revenue_12m"].round(2)
+    frame["revenue_prev"] = criteria["revenue_prev_12m"].round(2)
+    frame["cm"] = criteria["cm_12m"].round(2)
+    frame["cm_pct"] = criteria["cm_pct"]
+    frame["clv"] = criteria["clv"].round(2)
+    frame["p_alive"] = clv_table["p_alive"].reindex(frame.index) if "p_alive" in clv_table else np.nan
+    for c in ("growth", "image", "partnership", "strategic"):
+        frame[c] = criteria[c]
+    for c in CRITERIA:
+        frame[f"{c}_norm"] = scored[f"{c}_norm"].round(6)
+        frame[f"{c}_points"] = scored[f"{c}_points"].round(6)
+    frame["missing"] = scored["missing"].map(
+        lambda v: ",".join(v) if isinstance(v, list | tuple) else (v or "")
+    )
+    frame.index.name = "account_id"
+    return frame.reset_index()[RESULT_COLUMNS]
+
+
+def _publish(run: ScoringRun, frame: pd.DataFrame) -> None:
+    """Write the results and make them the current portfolio. Caller holds the transaction."""
+    ScoreResult.objects.filter(run=run).delete()
+    if connection.vendor == "postgresql":
+        _copy_results(run.pk, frame)
+        with connection.cursor() as cursor:
+            # Fresh statistics, so the planner hash-joins the new rows instead of looping over an index.
+            cursor.execute(f"ANALYZE {ScoreResult._meta.db_table}")
+    else:
+        _bulk_create_results(run.pk, frame)
+    _update_accounts(run)
+    # Re-running the same model and as-of date replaces the earlier result.
+    ScoringRun.objects.filter(model=run.model, as_of=run.as_of, status=RunStatus.SUCCEEDED).exclude(
+        pk=run.pk
+    ).delete()
+
+
+def _copy_results(run_id: int, frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    out = frame.copy()
+    out.insert(0, "run_id", run_id)
+    out.to_csv(buffer, index=False, header=False, na_rep="\\N")
+    buffer.seek(0)
+    columns = ", ".join(["run_id", *RESULT_COLUMNS])
+    with connection.cursor() as cursor:
+        cursor.copy_expert(
+            f"COPY {ScoreResult._meta.db_table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+        )
+
+
+def _bulk_create_results(run_id: int, frame: pd.DataFrame) -> None:
+    clean = frame.astype(object).where(frame.notna(), None)
+    rows = (ScoreResult(run_id=run_id, **record) for record in clean.to_dict("records"))
+    batch: list[ScoreResult] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= 5000:
+            ScoreResult.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        ScoreResult.objects.bulk_create(batch)
+
+
+def _update_accounts(run: ScoringRun) -> None:
+    """Copy score, rank and tier onto every account and recompute its visit cadence, in ONE statement.
+
+    One pass matters: each rewritten row touches every index on the account table, so three passes over a
+    million accounts cost three times as much. Accounts without a result in this run (marked lost) leave
+    the portfolio: score and tier cleared, cadence back to the account's own override.
+    """
+    cadences = run.model.tier_cadences
+    tier_case = " ".join(f"WHEN '{tier}' THEN {int(days)}" for tier, days in cadences.items() if days)
+    tier_case = f"CASE r.tier {tier_case} ELSE NULL END" if tier_case else "NULL"
+    a, r = Account._meta.db_table, ScoreResult._meta.db_table
+    if connection.vendor == "postgresql":
+        due = f"{a}.last_contact_date + s.target"
+        created = f"CAST({a}.created_at AS DATE)"
+    else:
+        due = f"date({a}.last_contact_date, '+' || s.target || ' days')"
+        created = f"date({a}.created_at)"
+    # Table names and the tier CASE come from our models and the saved scoring model, never from input.
+    sql = f"""
+            UPDATE {a} SET
+                score_change = CASE WHEN s.score IS NULL OR {a}.score IS NULL THEN NULL
+                                    ELSE s.score - {a}.score END,
+                score = s.score,
+                tier = COALESCE(s.tier, ''),
+                rank = s.rank,
+                scored_at = CASE WHEN s.score IS NULL THEN NULL ELSE %s END,
+                target_cadence_days = s.target,
+                next_contact_due = CASE WHEN s.target IS NULL THEN NULL
+                                        WHEN {a}.last_contact_date IS NULL THEN {created}
+                                        ELSE {due} END
+            FROM (
+                SELECT acc.id, ROUND(CAST(r.score AS NUMERIC), 2) AS score, r.tier, r.rank,
+                       COALESCE(acc.cadence_days, {tier_case}) AS target
+                FROM {a} acc LEFT JOIN {r} r ON r.account_id = acc.id AND r.run_id = %s
+            ) s
+            WHERE s.id = {a}.id
+            """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), run.pk])

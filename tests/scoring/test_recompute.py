@@ -1,0 +1,183 @@
+"""The portfolio recompute end to end on the database: explanations add up, history, failure safety."""
+
+import datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Account
+from scoring import engine, selectors
+from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
+from scoring.services import (
+    RunInProgress,
+    portfolio_recompute,
+    scoring_model_create_version,
+    scoring_run_request,
+)
+from tests.factories import AccountFactory, OrderFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime.date(2026, 6, 30)
+
+
+def _orders(account, amounts, start=datetime.date(2025, 1, 15), step_days=30):
+    for i, (revenue, cost) in enumerate(amounts):
+        OrderFactory(
+            account=account,
+            date=start + datetime.timedelta(days=step_days * i),
+            revenue=Decimal(revenue),
+            variable_cost=Decimal(cost),
+        )
+
+
+@pytest.fixture
+def portfolio(db):
+    owner = UserFactory(username="kam")
+    big_thin = AccountFactory(name="Big Thin", owner=owner, image_rating=5, partnership_rating=2)
+    mid_fat = AccountFactory(name="Mid Fat", owner=owner, image_rating=3, partnership_rating=5)
+    small = AccountFactory(name="Small", owner=owner)
+    AccountFactory(name="No Orders", owner=owner, image_rating=1)
+    AccountFactory(name="Gone", owner=owner, status="lost")
+    _orders(big_thin, [(100_000, 92_000)] * 18)
+    _orders(mid_fat, [(30_000, 18_000)] * 18)
+    _orders(small, [(2_000, 1_500)] * 5, start=datetime.date(2026, 1, 10))
+    return owner
+
+
+def test_recompute_scores_every_account_and_explanations_add_up(portfolio):
+    run = portfolio_recompute(as_of=AS_OF)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.accounts_scored == 4  # the lost account is left out
+    weights = run.model.normalised_weights
+    for result in ScoreResult.objects.filter(run=run):
+        explained = sum(item["points"] for item in result.explanation(weights))
+        assert explained == pytest.approx(result.score, abs=1e-3)
+    ranks = sorted(ScoreResult.objects.filter(run=run).values_list("rank", flat=True))
+    assert ranks == [1, 2, 3, 4]
+
+
+def test_recompute_updates_the_accounts_denormalised_fields(portfolio):
+    run = portfolio_recompute(as_of=AS_OF)
+    top = ScoreResult.objects.get(run=run, rank=1)
+    account = Account.objects.get(pk=top.account_id)
+    assert account.rank == 1
+    assert account.tier == top.tier == "A"
+    assert float(account.score) == pytest.approx(top.score, abs=0.01)
+    assert account.target_cadence_days == 30  # tier A default of the active model
+    gone = Account.objects.get(name="Gone")
+    assert (gone.tier, gone.score) == ("", None)
+
+
+def test_cm_and_cm_pct_come_from_the_trailing_twelve_months(portfolio):
+    run = portfolio_recompute(as_of=AS_OF)
+    mid = ScoreResult.objects.get(run=run, account__name="Mid Fat")
+    # Orders every 30 days from 2025-01-15; those in (2025-06-30, 2026-06-30] are 12 orders.
+    assert mid.revenue == Decimal("360000.00")
+    assert mid.cm == Decimal("144000.00")
+    assert mid.cm_pct == pytest.approx(0.4)
+    no_orders = ScoreResult.objects.get(run=run, account__name="No Orders")
+    assert "cm_pct" in no_orders.missing
+
+
+def test_rerunning_the_same_model_and_date_replaces_never_duplicates(portfolio):
+    first = portfolio_recompute(as_of=AS_OF)
+    second = portfolio_recompute(as_of=AS_OF)
+    assert not ScoringRun.objects.filter(pk=first.pk).exists()
+    assert ScoringRun.objects.succeeded().count() == 1
+    assert ScoreResult.objects.filter(run=second).count() == 4
+    assert ScoreResult.objects.count() == 4
+
+
+def test_history_is_kept_across_dates(portfolio):
+    portfolio_recompute(as_of=AS_OF - datetime.timedelta(days=30))
+    portfolio_recompute(as_of=AS_OF)
+    assert ScoringRun.objects.succeeded().count() == 2
+    account = Account.objects.get(name="Mid Fat")
+    assert account.score_results.count() == 2
+    assert account.score_change is not None
+
+
+def test_second_request_while_one_is_queued_is_refused(portfolio):
+    queued = scoring_run_request(as_of=AS_OF)
+    with pytest.raises(RunInProgress) as refused:
+        scoring_run_request(as_of=AS_OF)
+    assert refused.value.run == queued
+    assert "already queued" in str(refused.value)
+
+
+def test_failed_run_leaves_the_previous_portfolio_current(portfolio, monkeypatch):
+    good = portfolio_recompute(as_of=AS_OF)
+    before = dict(Account.objects.values_list("name", "score"))
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("scoring.services._update_accounts", explode)
+    with pytest.raises(RuntimeError):
+        portfolio_recompute(as_of=AS_OF + datetime.timedelta(days=1))
+    failed = ScoringRun.objects.exclude(pk=good.pk).get()
+    assert failed.status == RunStatus.FAILED
+    assert "disk full" in failed.error
+    assert not failed.holds_lock
+    assert not ScoreResult.objects.filter(run=failed).exists()
+    assert selectors.current_run() == good
+    assert dict(Account.objects.values_list("name", "score")) == before
+
+
+def test_new_model_version_changes_the_ranking(portfolio):
+    portfolio_recompute(as_of=AS_OF)
+    v2 = scoring_model_create_version(
+        data={f"weight_{c}": Decimal("0") for c in engine.CRITERIA} | {"weight_cm_pct": Decimal("1")},
+        created_by=None,
+    )
+    assert v2.version == 2
+    assert v2.is_active
+    assert ScoringModel.objects.filter(is_active=True).count() == 1
+    run = portfolio_recompute(as_of=AS_OF)
+    assert run.model == v2
+    assert ScoreResult.objects.get(run=run, rank=1).account.name == "Mid Fat"
+
+
+def test_all_zero_weights_are_refused(portfolio):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="At least one criterion"):
+        scoring_model_create_version(
+            data={f"weight_{c}": Decimal("0") for c in engine.CRITERIA}, created_by=None
+        )
+    assert ScoringModel.objects.count() == 1
+
+
+def test_sql_totals_match_the_pure_engine(portfolio):
+    """The SQL aggregation and the engine's raw-order path must agree on every criterion."""
+    totals = selectors.order_totals(AS_OF)
+    accounts = selectors.scored_accounts()
+    from_sql = engine.criteria_from_totals(totals, accounts, AS_OF)
+    from accounts.models import Order
+
+    orders = pd.DataFrame.from_records(
+        Order.objects.values("account_id", "date", "revenue", "variable_cost"),
+    )
+    from_orders = engine.compute_criteria(orders, accounts, AS_OF)
+    for column in ("revenue_12m", "cm_12m", "cm_pct", "revenue_prev_12m", "growth", "order_count_12m"):
+        np.testing.assert_allclose(from_sql[column], from_orders[column], equal_nan=True)
+
+
+def test_recompute_command_prints_the_run(portfolio, capsys):
+    call_command("recompute_portfolio", "--as-of", AS_OF.isoformat())
+    out = capsys.readouterr().out
+    assert "succeeded" in out
+    assert "4 accounts" in out
+
+
+def test_fit_clv_command_json_shape(portfolio, capsys):
+    import json
+
+    call_command("fit_clv", "--as-of", AS_OF.isoformat(), "--json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["accounts"] == 3
+    assert set(data) >= {"accounts", "bgnbd", "gamma_gamma"}
