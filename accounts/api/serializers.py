@@ -1,0 +1,362 @@
+"""Serializers for accounts, orders, visits, service issues, cadence alerts and webhooks.
+
+Output serializers only read what the viewset's queryset loaded; input serializers validate and hand plain
+data to a service. None of them writes across models.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import (
+    Account,
+    AccountStatus,
+    CadenceAlert,
+    Order,
+    Role,
+    ServiceIssue,
+    Tier,
+    User,
+    Visit,
+    VisitKind,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from kam.api import MAX_ID, IdRelatedField
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice stored as "" when unset, shown as null."""
+
+    def to_representation(self, value):
+        return value or None
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    children = serializers.SerializerMethodField(help_text="Ids of the subsidiaries you can see.")
+    tier = BlankAsNullChoiceField(
+        choices=Tier.choices, allow_null=True, read_only=True, help_text="null until the account is scored."
+    )
+    owner_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "name",
+            "reference",
+            "industry",
+            "country",
+            "region",
+            "status",
+            "parent",
+            "children",
+            "owner",
+            "owner_name",
+            "is_key",
+            "key_since",
+            "key_reason",
+            "tier",
+            "rank",
+            "score",
+            "score_change",
+            "scored_at",
+            "image_rating",
+            "partnership_rating",
+            "strategic_rating",
+            "cadence_days",
+            "target_cadence_days",
+            "last_contact_date",
+            "next_contact_due",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_children(self, account) -> list[int]:
+        return [child.pk for child in getattr(account, "visible_children", [])]
+
+    def get_owner_name(self, account) -> str | None:
+        return str(account.owner) if account.owner_id else None
+
+
+class AccountWriteSerializer(serializers.ModelSerializer):
+    """What a client may set. Key designation, scores and cadence roll-ups are decided elsewhere."""
+
+    parent = IdRelatedField(
+        queryset=Account.objects.none(), allow_null=True, required=False, help_text="An account you can see."
+    )
+    owner = IdRelatedField(
+        queryset=User.objects.filter(is_active=True, role__in=[Role.REP, Role.MANAGER]),
+        allow_null=True,
+        required=False,
+        help_text="Only managers and integration keys assign owners; a rep's new account is their own.",
+    )
+
+    class Meta:
+        model = Account
+        fields = [
+            "name",
+            "reference",
+            "industry",
+            "country",
+            "region",
+            "status",
+            "parent",
+            "owner",
+            "image_rating",
+            "partnership_rating",
+            "strategic_rating",
+            "cadence_days",
+        ]
+        extra_kwargs = {
+            "reference": {"validators": []},
+            "status": {"default": AccountStatus.ACTIVE},
+            # A bound the database column leaves to the backend (SQLite has none): at most ten years.
+            "cadence_days": {"min_value": 1, "max_value": 3650},
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            visible = Account.objects.visible_to(request.user)
+            if self.instance is not None:
+                visible = visible.exclude(pk=self.instance.pk)
+            self.fields["parent"].queryset = visible
+
+    def validate_reference(self, value):
+        value = value.strip()
+        clash = Account.objects.filter(reference=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if value and clash.exists():
+            raise serializers.ValidationError("Another account already has this reference.")
+        return value
+
+    def validate_country(self, value):
+        value = value.strip().upper()
+        if value and (len(value) != 2 or not value.isalpha()):
+            raise serializers.ValidationError("Use the two-letter ISO country code, e.g. NL or DE.")
+        return value
+
+    def validate_owner(self, owner):
+        user = self.context["request"].user
+        current = self.instance.owner if self.instance is not None else None
+        if owner != current and not (user.is_manager or user.is_integration):
+            raise serializers.ValidationError("Reassigning accounts is a manager's decision.")
+        return owner
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    account_reference = serializers.CharField(source="account.reference", read_only=True)
+    contribution_margin = serializers.DecimalField(**MONEY, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "account",
+            "account_reference",
+            "reference",
+            "date",
+            "revenue",
+            "variable_cost",
+            "contribution_margin",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderRowSerializer(serializers.Serializer):
+    """One order of a bulk upsert, identified by (account, reference)."""
+
+    account = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="The account's id in KAM ..."
+    )
+    account_reference = serializers.CharField(
+        required=False, max_length=64, help_text="... or its reference (the customer number in your ERP)."
+    )
+    reference = serializers.CharField(max_length=64, help_text="Your order number; unique per account.")
+    date = serializers.DateField()
+    revenue = serializers.DecimalField(**MONEY, min_value=0)
+    variable_cost = serializers.DecimalField(**MONEY, min_value=0, required=False, default=0)
+
+    def validate_reference(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("Every order needs its reference: resending it updates it.")
+        return value
+
+    def validate(self, attrs):
+        if ("account" in attrs) == bool(attrs.get("account_reference", "").strip()):
+            raise serializers.ValidationError("Give either account (the KAM id) or account_reference.")
+        return attrs
+
+
+class OrderBulkSerializer(serializers.Serializer):
+    orders = OrderRowSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=settings.KAM_API_BULK_MAX_ROWS,
+        help_text=f"At most {settings.KAM_API_BULK_MAX_ROWS:,} rows.",
+    )
+
+
+class OrderBulkResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    influencers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "account",
+            "date",
+            "kind",
+            "summary",
+            "next_steps",
+            "follow_up_date",
+            "influencers",
+            "logged_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class VisitCreateSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=VisitKind.choices, default=VisitKind.ON_SITE)
+    summary = serializers.CharField(max_length=10_000)
+    next_steps = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    follow_up_date = serializers.DateField(required=False, allow_null=True, default=None)
+    influencers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Ids of the account's buying influencers who were there.",
+    )
+
+    def validate_date(self, value):
+        if value > timezone.localdate():
+            raise serializers.ValidationError("A visit cannot be in the future; plan a follow-up instead.")
+        return value
+
+    def validate_influencers(self, ids):
+        account = self.context["account"]
+        people = list(account.influencers.active().filter(pk__in=ids))
+        unknown = sorted(set(ids) - {person.pk for person in people})
+        if unknown:
+            raise serializers.ValidationError(f"Not active influencers at this account: {unknown}.")
+        return people
+
+    def validate(self, attrs):
+        if attrs.get("follow_up_date") and attrs["follow_up_date"] < attrs["date"]:
+            raise serializers.ValidationError({"follow_up_date": "Follow up on or after the visit."})
+        return attrs
+
+
+class ServiceIssueSerializer(serializers.ModelSerializer):
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ServiceIssue
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "severity",
+            "opened_on",
+            "resolved_on",
+            "is_open",
+            "description",
+            "reported_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CadenceAlertSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = CadenceAlert
+        fields = [
+            "id",
+            "account",
+            "account_name",
+            "kind",
+            "status",
+            "is_open",
+            "opened_on",
+            "due_since",
+            "resolved_on",
+            "acknowledged_by",
+            "acknowledged_at",
+            "escalated_to",
+            "escalated_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, max_length=10
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "description", "events", "active", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_url(self, value):
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Use an http(s) address.")
+        return value
+
+    def validate_events(self, value):
+        return sorted(set(value))
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown only now: keep it to verify signatures.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(read_only=True)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "endpoint",
+            "event",
+            "status",
+            "attempts",
+            "response_code",
+            "error",
+            "attempt_log",
+            "payload",
+            "created_at",
+            "last_attempt_at",
+            "next_attempt_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields
