@@ -1,0 +1,366 @@
+"""Reads: querysets already scoped to the user and joined for the template or serializer that shows them."""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, F, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Abs, Coalesce, TruncMonth
+
+from accounts.models import QUALIFYING_VISIT_KINDS, Account, AccountStatus, Order, Visit
+
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+SORTS = {
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "score": (F("score").asc(nulls_first=True), "id"),
+    "-score": (F("score").desc(nulls_last=True), "id"),
+    "rank": (F("rank").asc(nulls_last=True), "id"),
+    "due": (F("next_contact_due").asc(nulls_last=True), "id"),
+    "last_contact": (F("last_contact_date").desc(nulls_last=True), "id"),
+}
+
+
+@dataclass(frozen=True)
+class AccountFilters:
+    q: str = ""
+    mine: bool = False
+    tier: str = ""
+    key: str = ""  # "yes", "no" or ""
+    owner: int | None = None
+    region: str = ""
+    industry: str = ""
+    lapsed: bool = False
+    sort: str = "name"
+
+
+def account_list(*, user, filters: AccountFilters, today: datetime.date) -> QuerySet[Account]:
+    qs = Account.objects.visible_to(user).select_related("owner")
+    if filters.q:
+        qs = qs.filter(Q(name__icontains=filters.q) | Q(reference__iexact=filters.q))
+    if filters.mine:
+        qs = qs.filter(Q(owner=user) | Q(team_members__user=user)).distinct()
+    if filters.tier:
+        qs = qs.filter(tier=filters.tier)
+    if filters.key == "yes":
+        qs = qs.filter(is_key=True)
+    elif filters.key == "no":
+        qs = qs.filter(is_key=False)
+    if filters.owner:
+        qs = qs.filter(owner_id=filters.owner)
+    if filters.region:
+        qs = qs.filter(region=filters.region)
+    if filters.industry:
+        qs = qs.filter(industry=filters.industry)
+    if filters.lapsed:
+        qs = qs.cadence_lapsed(today)
+    return qs.order_by(*SORTS.get(filters.sort, SORTS["name"]))
+
+
+def account_filter_choices(*, user) -> dict[str, list]:
+    """Distinct regions, industries and owners among the accounts the user can see (three small queries)."""
+    visible = Account.objects.visible_to(user)
+    return {
+        "regions": list(
+            visible.exclude(region="").order_by("region").values_list("region", flat=True).distinct()
+        ),
+        "industries": list(
+            visible.exclude(industry="").order_by("industry").values_list("industry", flat=True).distinct()
+        ),
+        "owners": list(
+            visible.filter(owner__isnull=False)
+            .order_by("owner__first_name", "owner__last_name")
+            .values_list("owner_id", "owner__first_name", "owner__last_name", "owner__username")
+            .distinct()
+        ),
+    }
+
+
+def account_detail_queryset() -> QuerySet[Account]:
+    return Account.objects.select_related(
+        "owner", "parent", "key_decided_by", "ratings_by", "profile", "profile__updated_by"
+    )
+
+
+def order_summary(account: Account, *, today: datetime.date) -> dict:
+    """Trailing-12-month and prior-12-month revenue and CM, aggregated in SQL."""
+    start_12 = today - datetime.timedelta(days=365)
+    start_24 = today - datetime.timedelta(days=730)
+    agg = Order.objects.filter(account=account, date__lte=today).aggregate(
+        revenue_12m=Coalesce(Sum("revenue", filter=Q(date__gt=start_12)), ZERO),
+        cost_12m=Coalesce(Sum("variable_cost", filter=Q(date__gt=start_12)), ZERO),
+        revenue_prev=Coalesce(Sum("revenue", filter=Q(date__gt=start_24, date__lte=start_12)), ZERO),
+        orders_12m=Count("id", filter=Q(date__gt=start_12)),
+        last_order=Max("date"),
+        revenue_total=Coalesce(Sum("revenue"), ZERO),
+    )
+    agg["cm_12m"] = agg["revenue_12m"] - agg["cost_12m"]
+    agg["cm_pct_12m"] = agg["cm_12m"] / agg["revenue_12m"] if agg["revenue_12m"] else None
+    agg["growth"] = (
+        (agg["revenue_12m"] - agg["revenue_prev"]) / agg["revenue_prev"] if agg["revenue_prev"] else None
+    )
+    return agg
+
+
+def monthly_orders(account_ids, *, since: datetime.date) -> list[dict]:
+    """Revenue, variable cost and CM per month for one account or a hierarchy (one grouped query)."""
+    rows = (
+        Order.objects.filter(account_id__in=account_ids, date__gte=since)
+        .annotate(month=TruncMonth("date"))
+        .values("month")
+        .annotate(revenue=Sum("revenue"), cost=Sum("variable_cost"))
+        .order_by("month")
+    )
+    out = []
+    for row in rows:
+        cm = row["revenue"] - row["cost"]
+        out.append(
+            {
+                "month": row["month"],
+                "revenue": row["revenue"],
+                "cm": cm,
+                "cm_pct": (cm / row["revenue"]) if row["revenue"] else None,
+            }
+        )
+    return out
+
+
+def hierarchy_rollup(account: Account, *, user, today: datetime.date) -> dict:
+    """Parent, visible children and the 12-month revenue and CM of the account plus all its descendants."""
+    visible = Account.objects.visible_to(user)
+    children = list(visible.filter(parent=account).order_by("name"))
+    # A rep may see a subsidiary without its parent: then the parent is not named (it does not exist for them).
+    parent = account.parent if account.parent_id and visible.filter(pk=account.parent_id).exists() else None
+    # Walk down level by level (one query per level; hierarchies are shallow), through visible accounts only:
+    # a rep must not learn the margins of subsidiaries they do not serve.
+    family, frontier = {account.pk}, {account.pk}
+    while frontier:
+        frontier = set(visible.filter(parent_id__in=frontier).values_list("id", flat=True)) - family
+        family |= frontier
+    start = today - datetime.timedelta(days=365)
+    totals = Order.objects.filter(account_id__in=family, date__gt=start, date__lte=today).aggregate(
+        revenue=Coalesce(Sum("revenue"), ZERO), cost=Coalesce(Sum("variable_cost"), ZERO)
+    )
+    revenue, cm = totals["revenue"], totals["revenue"] - totals["cost"]
+    return {
+        "parent": parent,
+        "children": children,
+        "family_size": len(family),
+        "revenue_12m": revenue,
+        "cm_12m": cm,
+        "cm_pct_12m": cm / revenue if revenue else None,
+    }
+
+
+def visit_timeline(account: Account, *, limit: int = 50) -> QuerySet[Visit]:
+    return account.visits.select_related("logged_by").prefetch_related("influencers")[:limit]
+
+
+def last_qualifying_visit_date(account_id: int) -> datetime.date | None:
+    return Visit.objects.filter(account_id=account_id, kind__in=QUALIFYING_VISIT_KINDS).aggregate(
+        d=Max("date")
+    )["d"]
+
+
+# --- The account page ------------------------------------------------------------------------------------
+
+
+def score_history(account: Account, *, limit: int = 24) -> list[dict]:
+    """The account's score, rank and tier in its last `limit` successful runs, oldest first (one query)."""
+    from scoring.models import RunStatus, ScoreResult
+
+    rows = (
+        ScoreResult.objects.filter(account=account, run__status=RunStatus.SUCCEEDED)
+        .order_by("-run__as_of", "-run__finished_at", "-run_id")
+        .values("run_id", "run__as_of", "score", "rank", "tier")[:limit]
+    )
+    return [
+        {
+            "run_id": r["run_id"],
+            "as_of": r["run__as_of"],
+            "score": r["score"],
+            "rank": r["rank"],
+            "tier": r["tier"],
+        }
+        for r in reversed(rows)
+    ]
+
+
+# How each criterion's raw value reads: money, a 0..1 share as a percent, a signed growth, or a rating.
+CRITERION_FORMATS = {
+    "cm": "money",
+    "clv": "money",
+    "cm_pct": "percent",
+    "growth": "growth",
+    "image": "rating",
+    "partnership": "rating",
+    "strategic": "rating",
+}
+
+
+def score_explanation(account: Account) -> dict | None:
+    """Why the account scored what it did in the current run: each criterion's raw value, percentile-
+    normalised value, weight and points (points = 100 x weight x normalised). Two queries.
+
+    None if there is no successful run yet; `result` is None if the current run did not score the account.
+    """
+    from scoring.models import ScoreResult
+    from scoring.selectors import current_run
+
+    run = current_run()
+    if run is None:
+        return None
+    result = ScoreResult.objects.filter(run=run, account=account).first()
+    rows = []
+    if result is not None:
+        rows = [
+            row | {"format": CRITERION_FORMATS[row["key"]]}
+            for row in result.explanation(run.model.normalised_weights)
+        ]
+    return {"run": run, "result": result, "rows": rows, "missing": [r for r in rows if r["missing"]]}
+
+
+def open_alerts(account: Account) -> list:
+    """The account's open cadence alerts (lapsed cadence, coverage gap); empty where alerts do not exist."""
+    alert_model = _alert_model()
+    if alert_model is None:
+        return []
+    return list(alert_model.objects.open().filter(account=account).select_related("escalated_to"))
+
+
+def _alert_model():
+    """CadenceAlert, if this installation has it (the cadence jobs ship it); the pages work either way."""
+    from accounts import models
+
+    return getattr(models, "CadenceAlert", None)
+
+
+def monthly_series(account_ids, *, months: int, today: datetime.date) -> list[dict]:
+    """Revenue, CM and CM % of the last `months` calendar months up to today's, months without orders as zero
+    (one grouped query)."""
+    back = today.year * 12 + today.month - 1 - (months - 1)
+    start = datetime.date(back // 12, back % 12 + 1, 1)
+    return month_series(monthly_orders(account_ids, since=start), start=start, end=today)
+
+
+def month_series(rows: list[dict], *, start: datetime.date, end: datetime.date) -> list[dict]:
+    """monthly_orders() rows with the months without orders filled in as zero, from `start` to `end`."""
+    by_month = {row["month"]: row for row in rows}
+    out, month = [], start.replace(day=1)
+    zero = Decimal("0")
+    while month <= end:
+        out.append(by_month.get(month) or {"month": month, "revenue": zero, "cm": zero, "cm_pct": None})
+        month = (month + datetime.timedelta(days=32)).replace(day=1)
+    return out
+
+
+@dataclass
+class OrgNode:
+    person: object
+    reports: list["OrgNode"]
+
+
+def org_chart(people) -> list[OrgNode]:
+    """Reporting lines as a forest, from influencers already loaded (no query).
+
+    The roots are the people who report to nobody on the list. Loops (possible in imported data, though the
+    form refuses them) are broken where they are found, so everyone appears exactly once.
+    """
+    people = list(people)
+    by_boss: dict[int | None, list] = {}
+    ids = {p.pk for p in people}
+    for person in people:
+        boss = person.reports_to_id if person.reports_to_id in ids else None
+        by_boss.setdefault(boss, []).append(person)
+    placed: set[int] = set()
+
+    def build(person) -> OrgNode:
+        placed.add(person.pk)
+        return OrgNode(person, [build(p) for p in by_boss.get(person.pk, []) if p.pk not in placed])
+
+    roots = [build(p) for p in by_boss.get(None, [])]
+    for person in people:  # whoever sits in a loop has no root above them: start from them
+        if person.pk not in placed:
+            roots.append(build(person))
+    return roots
+
+
+# --- My day ------------------------------------------------------------------------------------------------
+
+
+def my_due_accounts(*, user, until: datetime.date, limit: int = 25) -> QuerySet[Account]:
+    """The user's own accounts due for a visit by `until`, most overdue first."""
+    return (
+        Account.objects.visible_to(user)
+        .filter(owner=user)
+        .due_by(until)
+        .exclude(status=AccountStatus.LOST)
+        .order_by("next_contact_due", "id")[:limit]
+    )
+
+
+def my_open_alerts(*, user, limit: int = 50) -> list:
+    """Open alerts on accounts the user owns, or escalated to them (a manager), newest first."""
+    alert_model = _alert_model()
+    if alert_model is None:
+        return []
+    return list(
+        alert_model.objects.open()
+        .filter(Q(account__owner=user) | Q(escalated_to=user))
+        .filter(account__in=Account.objects.visible_to(user).values("pk"))
+        .select_related("account", "account__owner", "escalated_to")
+        .order_by("kind", "due_since", "id")[:limit]
+    )
+
+
+def my_score_changes(*, user, limit: int = 10) -> QuerySet[Account]:
+    """The user's accounts whose score moved at the latest run, biggest moves first."""
+    return (
+        Account.objects.filter(owner=user)
+        .exclude(score_change__isnull=True)
+        .exclude(score_change=0)
+        .order_by(F("scored_at").desc(nulls_last=True), Abs("score_change").desc(), "id")[:limit]
+    )
+
+
+# --- CSV export --------------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "reference",
+    "name",
+    "owner",
+    "tier",
+    "score",
+    "rank",
+    "key",
+    "region",
+    "industry",
+    "last contact",
+    "next due",
+)
+
+
+def export_rows(accounts: QuerySet[Account]):
+    """The account list as CSV rows (header first), read in chunks so any portfolio size streams."""
+    yield EXPORT_COLUMNS
+    for a in accounts.iterator(chunk_size=2000):
+        owner = (a.owner.get_full_name() or a.owner.username) if a.owner else ""
+        yield (
+            _cell(a.reference),
+            _cell(a.name),
+            _cell(owner),
+            a.tier,
+            "" if a.score is None else f"{a.score:.2f}",
+            "" if a.rank is None else a.rank,
+            "yes" if a.is_key else "no",
+            _cell(a.region),
+            _cell(a.industry),
+            a.last_contact_date.isoformat() if a.last_contact_date else "",
+            a.next_contact_due.isoformat() if a.next_contact_due else "",
+        )
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet must not run as a formula (CSV injection): a leading = + - @ gets a quote."""
+    return "'" + text if text and text[0] in "=+-@\t\r" else text

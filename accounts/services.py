@@ -1,0 +1,95 @@
+"""Writes that span models or have side effects. Keyword-only, typed, atomic."""
+
+import datetime
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import QUALIFYING_VISIT_KINDS, Account, KeyDesignation, User, Visit
+
+
+def tier_cadence_default(tier: str) -> int | None:
+    from scoring.selectors import tier_cadence_defaults
+
+    return tier_cadence_defaults().get(tier) if tier else None
+
+
+def account_refresh_contact(*, account: Account) -> None:
+    """Recompute last contact (every qualifying visit, whoever logged it) and the next due date."""
+    account.last_contact_date = Visit.objects.filter(
+        account=account, kind__in=QUALIFYING_VISIT_KINDS
+    ).aggregate(d=Max("date"))["d"]
+    account.refresh_cadence(tier_cadence_default(account.tier))
+    account.save(update_fields=["last_contact_date", "target_cadence_days", "next_contact_due", "updated_at"])
+
+
+@transaction.atomic
+def visit_log(
+    *,
+    account: Account,
+    logged_by: User,
+    date: datetime.date,
+    kind: str,
+    summary: str,
+    next_steps: str = "",
+    follow_up_date: datetime.date | None = None,
+    influencers=(),
+) -> Visit:
+    """Log a visit and roll it up: the account's last contact, its due date, each influencer's last contact."""
+    visit = Visit.objects.create(
+        account=account,
+        logged_by=logged_by,
+        date=date,
+        kind=kind,
+        summary=summary,
+        next_steps=next_steps,
+        follow_up_date=follow_up_date,
+    )
+    influencers = list(influencers)
+    if influencers:
+        visit.influencers.set(influencers)
+        for person in influencers:
+            if person.last_contact_date is None or person.last_contact_date < date:
+                person.last_contact_date = date
+                person.save(update_fields=["last_contact_date"])
+    account_refresh_contact(account=Account.objects.select_for_update().get(pk=account.pk))
+    from accounts.alerts import alerts_resolve_for_account
+
+    alerts_resolve_for_account(account_id=account.pk, today=timezone.localdate())
+    return visit
+
+
+@transaction.atomic
+def account_designate(*, account: Account, is_key: bool, reason: str, decided_by: User) -> Account:
+    """Make or unmake a key account: a management decision with a reason, logged."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("A key-account decision needs a reason.")
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    account.is_key = is_key
+    account.key_reason = reason
+    account.key_decided_by = decided_by
+    account.key_since = timezone.localdate() if is_key else None
+    account.save()
+    KeyDesignation.objects.create(account=account, is_key=is_key, reason=reason, decided_by=decided_by)
+    return account
+
+
+@transaction.atomic
+def account_update(*, account: Account, data: dict, by: User) -> Account:
+    """Save edits to an account; ratings remember who rated and when, the cadence target follows overrides."""
+    ratings_changed = any(
+        data.get(field) != getattr(account, field)
+        for field in ("image_rating", "partnership_rating", "strategic_rating")
+        if field in data
+    )
+    for field, value in data.items():
+        setattr(account, field, value)
+    if ratings_changed:
+        account.ratings_by = by
+        account.ratings_at = timezone.now()
+    account.refresh_cadence(tier_cadence_default(account.tier))
+    account.full_clean()
+    account.save()
+    return account

@@ -1,0 +1,289 @@
+import csv
+import datetime
+import math
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts import selectors, services
+from accounts.access import can_edit, get_account_for_user
+from accounts.forms import AccountForm, DesignationForm, ServiceIssueForm, TeamMemberForm, VisitForm
+from accounts.models import Account, AccountTeamMember, Tier
+from kam.web import int_or_none, manager_page, staff_page
+from plans import selectors as plan_selectors
+
+CHART_MONTHS = 24
+REVENUE_COLOUR, CM_COLOUR, CM_PCT_COLOUR = "#1d4ed8", "#b45309", "#0f6b3a"
+
+
+def _filters(request) -> selectors.AccountFilters:
+    get = request.GET
+    return selectors.AccountFilters(
+        q=get.get("q", "").strip()[:100],
+        mine=get.get("mine") == "1",
+        tier=get.get("tier", "") if get.get("tier", "") in Tier.values else "",
+        key=get.get("key", "") if get.get("key") in ("yes", "no") else "",
+        owner=int_or_none(get.get("owner")),
+        region=get.get("region", "")[:100],
+        industry=get.get("industry", "")[:100],
+        lapsed=get.get("lapsed") == "1",
+        sort=get.get("sort", "name") if get.get("sort") in selectors.SORTS else "name",
+    )
+
+
+def _next_url(request, default: str) -> str:
+    """Where to go back to after a form: the `next` the page sent, if it points into this site."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return default
+
+
+@staff_page
+def home(request):
+    today = timezone.localdate()
+    soon = today + datetime.timedelta(days=7)
+    alerts = selectors.my_open_alerts(user=request.user)
+    context = {
+        "today": today,
+        "soon": soon,
+        "due": list(selectors.my_due_accounts(user=request.user, until=soon)),
+        "lapsed_alerts": [a for a in alerts if a.kind == "lapsed_cadence"],
+        "coverage_gaps": [a for a in alerts if a.kind == "coverage_gap"],
+        "alert_count": len(alerts),
+        "actions": list(plan_selectors.actions_due(user=request.user, until=soon)[:25]),
+        "changes": selectors.my_score_changes(user=request.user),
+        "can_edit": True,  # every action listed is on a visible account the user owns or owns the action of
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "accounts/home.html", context)
+
+
+@vary_on_headers("HX-Request")
+@staff_page
+def account_list(request):
+    today = timezone.localdate()
+    filters = _filters(request)
+    page = Paginator(selectors.account_list(user=request.user, filters=filters, today=today), 25).get_page(
+        request.GET.get("page")
+    )
+    context = {"page": page, "filters": filters, "today": today, "soon": today + datetime.timedelta(days=7)}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "accounts/list.html#results", context)
+    context["choices"] = selectors.account_filter_choices(user=request.user)
+    context["tiers"] = Tier.choices
+    return render(request, "accounts/list.html", context)
+
+
+@staff_page
+def account_export(request):
+    """The account list as CSV: exactly what the list shows (same filters and sort), every page, streamed."""
+    rows = selectors.export_rows(
+        selectors.account_list(user=request.user, filters=_filters(request), today=timezone.localdate())
+    )
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="accounts-{timezone.localdate():%Y-%m-%d}.csv"'
+    return response
+
+
+class _Echo:
+    """A file-like object whose write() hands the CSV line back, so rows stream without a buffer."""
+
+    def write(self, value):
+        return value
+
+
+@staff_page
+def account_detail(request, pk):
+    today = timezone.localdate()
+    account = get_account_for_user(request.user, pk, queryset=selectors.account_detail_queryset())
+    influencers = list(
+        account.influencers.select_related("reports_to").order_by("-is_active", "-influence", "name")
+    )
+    plan = plan_selectors.active_plan(account)
+    history = selectors.score_history(account)
+    months = selectors.monthly_series([account.pk], months=CHART_MONTHS, today=today)
+    context = {
+        "account": account,
+        "today": today,
+        "soon": today + datetime.timedelta(days=7),
+        "can_edit": can_edit(request.user, account),
+        "profile": getattr(account, "profile", None),
+        "team": account.team_members.select_related("user"),
+        "influencers": influencers,
+        "org_chart": selectors.org_chart(influencers),
+        "visits": selectors.visit_timeline(account, limit=20),
+        "issues": account.service_issues.select_related("reported_by")[:20],
+        "orders": selectors.order_summary(account, today=today),
+        "months": months,
+        "orders_figure": _orders_figure(months),
+        "hierarchy": selectors.hierarchy_rollup(account, user=request.user, today=today),
+        "designations": account.designations.select_related("decided_by")[:5],
+        "visit_form": VisitForm(account=account),
+        "alerts": selectors.open_alerts(account),
+        "history": history,
+        "sparkline": _sparkline([row["score"] for row in history]),
+        "why": selectors.score_explanation(account),
+        "plan": plan,
+        "plan_groups": plan_selectors.group_by_approach(plan.actions.all(), include_empty=False)
+        if plan
+        else [],
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "accounts/detail.html", context)
+
+
+def _sparkline(values: list[float], *, width: int = 120, height: int = 32, pad: int = 3) -> dict | None:
+    """SVG polyline points for a score trend, scaled to the box (scores run 0..100, but the spread matters)."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if len(values) < 2:
+        return None
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (width - 2 * pad) / (len(values) - 1)
+    points = [
+        (round(pad + i * step, 1), round(height - pad - (v - low) / span * (height - 2 * pad), 1))
+        for i, v in enumerate(values)
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "points": " ".join(f"{x},{y}" for x, y in points),
+        "last": points[-1],
+        "first_value": values[0],
+        "last_value": values[-1],
+        "runs": len(values),
+    }
+
+
+def _orders_figure(months: list[dict]) -> dict | None:
+    """Plotly spec: monthly revenue and CM as bars, CM % as a line on a second axis (static/js/charts.js)."""
+    if not any(m["revenue"] for m in months):
+        return None
+    x = [m["month"].isoformat() for m in months]
+    hover = "%{x|%b %Y}: %{y:,.0f}<extra>%{fullData.name}</extra>"
+    data = [
+        {"type": "bar", "name": "Revenue", "x": x, "y": [float(m["revenue"]) for m in months],
+         "marker": {"color": REVENUE_COLOUR}, "hovertemplate": hover},
+        {"type": "bar", "name": "Contribution margin", "x": x, "y": [float(m["cm"]) for m in months],
+         "marker": {"color": CM_COLOUR}, "hovertemplate": hover},
+        {"type": "scatter", "mode": "lines+markers", "name": "CM %", "x": x, "yaxis": "y2",
+         "y": [None if m["cm_pct"] is None else round(float(m["cm_pct"]), 4) for m in months],
+         "line": {"color": CM_PCT_COLOUR, "width": 2}, "marker": {"size": 5}, "connectgaps": False,
+         "hovertemplate": "%{x|%b %Y}: %{y:.1%} CM<extra></extra>"},
+    ]  # fmt: skip
+    axis = {"gridcolor": "#e5e9f0", "zeroline": True, "zerolinecolor": "#9aa5b4", "automargin": True}
+    layout = {
+        "height": 300,
+        "margin": {"l": 56, "r": 48, "t": 8, "b": 40},
+        "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12, "color": "#172033"},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "#ffffff",
+        "barmode": "group",
+        "bargap": 0.25,
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "hoverlabel": {"bgcolor": "#ffffff"},
+        "xaxis": axis | {"type": "date", "tickformat": "%b %y", "zeroline": False},
+        "yaxis": axis | {"tickformat": "~s", "rangemode": "tozero"},
+        "yaxis2": axis | {"overlaying": "y", "side": "right", "tickformat": ".0%", "showgrid": False,
+                          "rangemode": "tozero", "zeroline": False, "tickmode": "auto", "nticks": 6},
+    }  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+@staff_page
+def account_create(request):
+    form = AccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        account = form.save(commit=False)
+        if not request.user.is_manager:
+            account.owner = request.user
+        account = services.account_update(account=account, data={}, by=request.user)
+        messages.success(request, f"Account {account} created.")
+        return redirect("accounts:detail", pk=account.pk)
+    return render(request, "accounts/form.html", {"form": form, "title": "New account"})
+
+
+@staff_page
+def account_edit(request, pk):
+    account = get_account_for_user(request.user, pk, write=True)
+    form = AccountForm(request.POST or None, instance=Account.objects.get(pk=account.pk), user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.account_update(account=account, data=form.cleaned_data, by=request.user)
+        messages.success(request, "Account saved.")
+        return redirect("accounts:detail", pk=account.pk)
+    return render(
+        request, "accounts/form.html", {"form": form, "account": account, "title": f"Edit {account}"}
+    )
+
+
+@staff_page
+def visit_create(request, pk):
+    account = get_account_for_user(request.user, pk, write=True)
+    form = VisitForm(request.POST or None, account=account)
+    next_url = _next_url(request, account.get_absolute_url())
+    if request.method == "POST" and form.is_valid():
+        services.visit_log(account=account, logged_by=request.user, **form.cleaned_data)
+        messages.success(request, f"Visit to {account} logged.")
+        return redirect(next_url)
+    return render(
+        request, "accounts/visit_form.html", {"form": form, "account": account, "next_url": next_url}
+    )
+
+
+@manager_page
+def designation(request, pk):
+    account = get_account_for_user(request.user, pk, write=True)
+    form = DesignationForm(request.POST or None, initial={"is_key": "0" if account.is_key else "1"})
+    if request.method == "POST" and form.is_valid():
+        services.account_designate(account=account, decided_by=request.user, **form.cleaned_data)
+        verdict = "now a key account" if form.cleaned_data["is_key"] else "no longer a key account"
+        messages.success(request, f"{account} is {verdict}.")
+        return redirect("accounts:detail", pk=account.pk)
+    return render(request, "accounts/designation_form.html", {"form": form, "account": account})
+
+
+@staff_page
+def service_issue_create(request, pk):
+    account = get_account_for_user(request.user, pk, write=True)
+    form = ServiceIssueForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.instance.account = account
+        form.instance.reported_by = request.user
+        form.save()
+        messages.success(request, "Service problem recorded.")
+        return redirect("accounts:detail", pk=account.pk)
+    return render(
+        request, "accounts/form.html", {"form": form, "account": account, "title": "Record a problem"}
+    )
+
+
+@staff_page
+def team_add(request, pk):
+    account = get_account_for_user(request.user, pk, write=True)
+    form = TeamMemberForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        form.instance.account = account
+        form.save()
+        messages.success(request, f"{form.instance.user} joined the account team.")
+        return redirect("accounts:detail", pk=account.pk)
+    return render(
+        request, "accounts/form.html", {"form": form, "account": account, "title": "Add to the team"}
+    )
+
+
+@require_POST
+@staff_page
+def team_remove(request, pk, member_pk):
+    account = get_account_for_user(request.user, pk, write=True)
+    deleted, _ = AccountTeamMember.objects.filter(account=account, pk=member_pk).delete()
+    if deleted:
+        messages.success(request, "Removed from the account team.")
+    return redirect("accounts:detail", pk=account.pk)
