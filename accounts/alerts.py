@@ -26,6 +26,7 @@ from accounts.models import (
     User,
     Visit,
 )
+from accounts.webhooks import webhooks_emit_alerts_opened
 from profiles.models import BuyingRole
 
 
@@ -97,12 +98,16 @@ def cadence_check(*, today: datetime.date) -> CadenceCheckResult:
         today=today,
         now=now,
     )
+    opened = lapsed_opened + coverage_opened
+    if opened:
+        # Recorded in this transaction, delivered by Celery after commit; no subscriber, no cost.
+        webhooks_emit_alerts_opened(alert_ids=opened)
     return CadenceCheckResult(
         today=today,
-        lapsed_opened=lapsed_opened,
+        lapsed_opened=len(lapsed_opened),
         lapsed_resolved=lapsed_resolved,
         escalated=_escalate(today=today, now=now),
-        coverage_opened=coverage_opened,
+        coverage_opened=len(coverage_opened),
         coverage_resolved=coverage_resolved,
     )
 
@@ -143,8 +148,11 @@ def _resolve(
     )
 
 
-def _open(kind: str, accounts: QuerySet[Account], *, due_since, today: datetime.date, now) -> int:
-    """INSERT .. SELECT one alert per account; the partial unique constraint skips accounts that have one."""
+def _open(kind: str, accounts: QuerySet[Account], *, due_since, today: datetime.date, now) -> list[int]:
+    """INSERT .. SELECT one alert per account; the partial unique constraint skips accounts that have one.
+
+    Returns the ids of the alerts it opened (RETURNING: PostgreSQL, and SQLite since 3.35).
+    """
     rows = (
         accounts.order_by()
         .annotate(
@@ -170,10 +178,11 @@ def _open(kind: str, accounts: QuerySet[Account], *, due_since, today: datetime.
         qn(c) for c in ("account_id", "kind", "status", "opened_on", "due_since", "created_at", "updated_at")
     )
     # The SELECT always has a WHERE clause, which SQLite needs to parse INSERT .. SELECT .. ON CONFLICT.
-    sql = f"INSERT INTO {qn(CadenceAlert._meta.db_table)} ({columns}) {select_sql} ON CONFLICT DO NOTHING"
+    table = qn(CadenceAlert._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) {select_sql} ON CONFLICT DO NOTHING RETURNING {qn('id')}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _escalate(*, today: datetime.date, now: datetime.datetime) -> int:

@@ -229,6 +229,8 @@ def webhooks_emit_alerts_opened(*, alert_ids) -> int:
     """`alert.opened` for newly opened cadence alerts, batched per endpoint and filtered by visibility."""
     from accounts.models import CadenceAlert
 
+    if not _subscribers(WebhookEvent.ALERT_OPENED):
+        return 0
     alerts = CadenceAlert.objects.filter(pk__in=list(alert_ids)).select_related("account").order_by("id")
     rows = [
         {

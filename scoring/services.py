@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Account, User
+from accounts.webhooks import webhooks_emit_run_succeeded
 from scoring import clv as clv_model
 from scoring import engine, selectors
 from scoring.models import CRITERIA, RunStatus, ScoreResult, ScoringModel, ScoringRun
@@ -164,6 +165,8 @@ def scoring_run_execute(*, run_id: int) -> ScoringRun:
                 clv_method=clv_result.method,
                 clv_params=clv_result.params_dict(),
             )
+            # Deliveries are recorded with the success and sent by Celery after commit.
+            webhooks_emit_run_succeeded(run_id=run_id)
         ScoringRun.objects.filter(pk=run_id).update(phase_seconds=phases.seconds)
     except Exception as exc:
         log.exception("Scoring run %s failed", run_id)

@@ -369,3 +369,48 @@ def test_a_slow_receiver_times_out_as_a_failed_attempt(world):
     delivery.refresh_from_db()
     assert outcome.status == DeliveryStatus.RETRYING
     assert "timed out" in delivery.error
+
+
+@LOCAL
+def test_a_real_recompute_sends_run_succeeded_and_tier_changes(world, django_capture_on_commit_callbacks):
+    """The wiring, not just the emitter: finishing a run through the scoring service delivers the events."""
+    import datetime
+
+    from scoring.services import portfolio_recompute
+    from tests.factories import OrderFactory
+
+    OrderFactory(account=world.rep_account, date=datetime.date(2026, 10, 1), revenue=1000, variable_cost=600)
+    with Receiver() as receiver:
+        hook = endpoint(world.integration, receiver.url, events=["run.succeeded", "account.tier_changed"])
+        with django_capture_on_commit_callbacks(execute=True):
+            run = portfolio_recompute(as_of=datetime.date(2026, 11, 23))
+    events = sorted(json.loads(r["body"])["event"] for r in receiver.requests)
+    assert events == ["account.tier_changed", "run.succeeded"]  # first run: every account is new to a tier
+    succeeded = next(json.loads(r["body"]) for r in receiver.requests if b"run.succeeded" in r["body"])
+    assert succeeded["data"]["run"]["id"] == run.pk
+    assert WebhookDelivery.objects.filter(endpoint=hook, status=DeliveryStatus.SUCCEEDED).count() == 2
+
+
+@LOCAL
+def test_the_cadence_check_sends_the_alerts_it_opens(world, django_capture_on_commit_callbacks):
+    import datetime
+
+    from accounts.alerts import cadence_check
+    from accounts.models import Account
+
+    today = datetime.date(2026, 11, 23)
+    Account.objects.filter(pk=world.other_account.pk).update(
+        next_contact_due=today - datetime.timedelta(days=3)
+    )
+    with Receiver() as receiver:
+        endpoint(world.other_rep, receiver.url, events=["alert.opened"])
+        with django_capture_on_commit_callbacks(execute=True):
+            first = cadence_check(today=today)
+        with django_capture_on_commit_callbacks(execute=True):
+            again = cadence_check(today=today)  # nothing new opened: nothing sent again
+    assert first.lapsed_opened >= 1
+    assert again.lapsed_opened == 0
+    (request,) = receiver.requests
+    ids = {item["account_id"] for item in json.loads(request["body"])["data"]["items"]}
+    assert world.other_account.pk in ids
+    assert world.rep_account.pk not in ids  # the other rep's endpoint never sees this rep's accounts
