@@ -3,6 +3,7 @@
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -14,6 +15,11 @@ from simple_history.models import HistoricalRecords
 from kam.models import TimeStampedModel
 
 RATING_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
+# The manager's judgement of an account (DOMAIN.md section 2): set by managers, remembered with who and when.
+MANAGER_RATINGS = ("image_rating", "partnership_rating", "strategic_rating")
+# A visit target beyond ten years is a typo; the form and the API both refuse it with this message.
+MAX_CADENCE_DAYS = 3650
+CADENCE_DAYS_MESSAGE = f"Visit every 1 to {MAX_CADENCE_DAYS:,} days (ten years at most)."
 
 
 class Role(models.TextChoices):
@@ -78,7 +84,10 @@ class AccountQuerySet(models.QuerySet):
             return self.none()
         if user.is_manager or user.is_integration:
             return self
-        return self.filter(Q(owner=user) | Q(team_members__user=user)).distinct()
+        # A subquery, not a join: joining the team repeats an account per member and needed DISTINCT over
+        # every column, which made each of a rep's list pages, counts and filter menus sort all their rows.
+        on_team = AccountTeamMember.objects.filter(user=user).values("account_id")
+        return self.filter(Q(owner=user) | Q(pk__in=on_team))
 
     def editable_by(self, user) -> "AccountQuerySet":
         if not user.is_authenticated or not user.is_active or user.is_integration:
@@ -236,7 +245,18 @@ class Account(TimeStampedModel):
             raise ValidationError({"key_reason": "Say why this is a key account."})
 
     def effective_cadence_days(self, tier_default: int | None) -> int | None:
-        return self.cadence_days or tier_default
+        """The account's own override, else its tier's default; a key account is seen quarterly at worst.
+
+        DOMAIN.md section 3: every key account has a target cadence, whatever its score tier, so for a key
+        account the tier default is capped at KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS (and applies even in a tier
+        without one). A manager's explicit override always wins.
+        """
+        if self.cadence_days:
+            return self.cadence_days
+        if self.is_key:
+            cap = settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS
+            return min(tier_default, cap) if tier_default else cap
+        return tier_default
 
     def refresh_cadence(self, tier_default: int | None) -> None:
         """Recompute the denormalised target and due date (not saved)."""
@@ -723,3 +743,97 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.endpoint_id} ({self.status})"
+
+
+# --- Imports: every file brought in is recorded, with the column mapping each manager last used ------------
+
+
+class ImportKind(models.TextChoices):
+    ACCOUNTS = "accounts", "Accounts"
+    ORDERS = "orders", "Orders"
+    INFLUENCERS = "influencers", "Buying influencers"
+    VISITS = "visits", "Visits"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded, not imported yet"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Importing"
+    SUCCEEDED = "succeeded", "Imported"
+    CHECKED = "checked", "Checked (dry run), nothing written"
+    FAILED = "failed", "Refused, nothing written"
+
+
+class ImportRecord(TimeStampedModel):
+    """One file brought in: who, when, which file (name and SHA-256), and what it did to the database.
+
+    All or nothing: a failed import (errors in any row) wrote nothing, and `errors` lists the first problems
+    with their row number and column; `error_count` is the total.
+    """
+
+    kind = models.CharField(max_length=20, choices=ImportKind.choices)
+    status = models.CharField(max_length=20, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports", db_index=False
+    )
+    source = models.CharField(max_length=20, default="browser", help_text="browser or command")
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=10, default="csv")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the file as uploaded.")
+    dry_run = models.BooleanField(default=False)
+    mapping = models.JSONField(default=dict, blank=True, help_text="Field name -> column of the file.")
+    options = models.JSONField(default=dict, blank=True, help_text="Delimiter and encoding, if stated.")
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The imports page: the latest imports, newest first.
+            models.Index(fields=["-created_at"], name="import_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} from {self.file_name} ({self.get_status_display().lower()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.SUCCEEDED, ImportStatus.CHECKED, ImportStatus.FAILED)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+
+class ImportUpload(models.Model):
+    """The bytes of an uploaded file until it is imported: in the database, so any worker can read them."""
+
+    record = models.OneToOneField(ImportRecord, on_delete=models.CASCADE, related_name="upload")
+    content = models.BinaryField()
+
+    def __str__(self):
+        return f"Upload of import {self.record_id}"
+
+
+class ImportMapping(TimeStampedModel):
+    """The column mapping a user last used for a kind of import, offered again next time."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=20, choices=ImportKind.choices)
+    mapping = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="import_mapping_one_per_user_kind")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}'s {self.kind} mapping"

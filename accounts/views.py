@@ -1,17 +1,15 @@
-import csv
 import datetime
 import math
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts import selectors, services
+from accounts import exports, selectors, services
 from accounts.access import can_edit, get_account_for_user
 from accounts.forms import AccountForm, DesignationForm, ServiceIssueForm, TeamMemberForm, VisitForm
 from accounts.models import Account, AccountTeamMember, Tier
@@ -19,6 +17,8 @@ from kam.web import int_or_none, manager_page, staff_page
 from plans import selectors as plan_selectors
 
 CHART_MONTHS = 24
+# A second identical visit form from the same person this soon is a double submission, not a second visit.
+VISIT_REPLAY_WINDOW = datetime.timedelta(minutes=10)
 REVENUE_COLOUR, CM_COLOUR, CM_PCT_COLOUR = "#1d4ed8", "#b45309", "#0f6b3a"
 
 
@@ -83,21 +83,14 @@ def account_list(request):
 
 @staff_page
 def account_export(request):
-    """The account list as CSV: exactly what the list shows (same filters and sort), every page, streamed."""
+    """The account list as CSV (?format=xlsx: Excel): exactly what the list shows (same filters and sort),
+    every page, streamed. The import-shaped exports of accounts and what hangs under them: accounts.exports."""
     rows = selectors.export_rows(
         selectors.account_list(user=request.user, filters=_filters(request), today=timezone.localdate())
     )
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="accounts-{timezone.localdate():%Y-%m-%d}.csv"'
-    return response
-
-
-class _Echo:
-    """A file-like object whose write() hands the CSV line back, so rows stream without a buffer."""
-
-    def write(self, value):
-        return value
+    header = next(rows)  # the generator yields the header before it queries
+    fmt = exports.XLSX if request.GET.get("format") == exports.XLSX else exports.CSV
+    return exports.response("accounts", fmt, header, rows)
 
 
 @staff_page
@@ -230,7 +223,9 @@ def visit_create(request, pk):
     form = VisitForm(request.POST or None, account=account)
     next_url = _next_url(request, account.get_absolute_url())
     if request.method == "POST" and form.is_valid():
-        services.visit_log(account=account, logged_by=request.user, **form.cleaned_data)
+        services.visit_log(
+            account=account, logged_by=request.user, replay_window=VISIT_REPLAY_WINDOW, **form.cleaned_data
+        )
         messages.success(request, f"Visit to {account} logged.")
         return redirect(next_url)
     return render(

@@ -1,0 +1,98 @@
+"""A temporary staging table per import: COPY on PostgreSQL, executemany elsewhere (SQLite, for the demo).
+
+The table lives in the import's own connection and transaction; set-based SQL then finds duplicates,
+counts what would change and upserts in one statement.
+"""
+
+import io
+
+import pandas as pd
+from django.db import connection
+
+
+class Staging:
+    def __init__(self, name: str, columns: dict[str, str]):
+        self.name = name
+        self.columns = columns  # column -> SQL type
+
+    def create(self) -> None:
+        definition = ", ".join(f"{column} {sql_type}" for column, sql_type in self.columns.items())
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {self.name} ({definition})")
+
+    def drop(self) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+        except Exception:  # noqa: S110 - the transaction is already broken: it took the table with it
+            pass
+
+    def load(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        columns = list(self.columns)
+        frame = frame[columns]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                text = _copy_text(frame)
+                if text is not None:
+                    cursor.copy_expert(
+                        f"COPY {self.name} ({', '.join(columns)}) FROM STDIN", io.StringIO(text)
+                    )
+                    return
+                buffer = io.StringIO()
+                frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
+                buffer.seek(0)
+                cursor.copy_expert(
+                    f"COPY {self.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                    buffer,
+                )
+            else:
+                placeholders = ", ".join(["%s"] * len(columns))
+                rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+                cursor.executemany(
+                    f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
+                    list(rows),
+                )
+
+    def analyze(self) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {self.name}")
+
+
+_COPY_SPECIALS = ("\\", "\t", "\n", "\r")
+
+
+def _copy_text(frame: pd.DataFrame) -> str | None:
+    """COPY's text format built column-wise (several times faster than DataFrame.to_csv), or None when a
+    value would need escaping (a tab, line break or backslash) or is missing: then CSV does it properly."""
+    if frame.isna().to_numpy().any():
+        return None
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype == object:
+            joined = "\x00".join(values)  # one scan in C instead of a test per value
+            if any(special in joined for special in _COPY_SPECIALS):
+                return None
+        else:
+            values = values.astype(str).astype(object)
+        columns.append(values)
+    lines = columns[0].astype(object)
+    for values in columns[1:]:
+        lines = lines + "\t" + values
+    return "\n".join(lines) + "\n"
+
+
+def fetch(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params=()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

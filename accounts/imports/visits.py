@@ -1,0 +1,138 @@
+"""Visits: account reference, date, kind, summary, logged by (username or email).
+
+A visit has no reference, so it is identified by its values: (account, date, kind, summary). A file with k
+identical visits ensures k exist, creating only the missing ones, so importing a file twice changes
+nothing. After writing, each touched account's last contact and next due date are rolled up (as logging a
+visit does, explicitly, in bulk) and the cadence alerts that no longer apply are resolved.
+"""
+
+from collections import Counter
+
+import pandas as pd
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.imports.base import Field, Importer, Plan, chunks
+from accounts.models import QUALIFYING_VISIT_KINDS, Account, ImportKind, Visit, VisitKind
+
+
+class VisitImporter(Importer):
+    kind = ImportKind.VISITS
+    fields = (
+        Field("account_reference", required=True, max_length=64),
+        Field("date", required=True),
+        Field("kind", help=", ".join(VisitKind.values) + " (on_site when empty)"),
+        Field("summary", required=True),
+        Field("logged_by", help="username or email"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frames: list[pd.DataFrame] = []
+
+    def setup(self) -> None:
+        visible = Account.objects.visible_to(self.user) if self.user else Account.objects.all()
+        self.accounts = dict(visible.exclude(reference="").values_list("reference", "id"))
+        self.users = self.users_by_login()
+
+    def check(self, frame: pd.DataFrame) -> None:
+        account = self.text(frame, "account_reference")
+        account_id = account.map(self.accounts)
+        unknown = (account != "") & account_id.isna()
+        self.problems.add_mask(
+            frame, unknown, "account_reference", "No account with reference {value}.", account
+        )
+        date, date_ok = self.date(frame, "date")
+        kind, kind_ok = self.choice(frame, "kind", VisitKind)
+        summary = self.text(frame, "summary")
+        logged_by, user_ok = self.user_column(frame, "logged_by", self.users)
+        ok = account_id.notna().to_numpy() & date_ok & kind_ok & user_ok & (summary != "").to_numpy()
+        self.frames.append(
+            pd.DataFrame(
+                {
+                    "account_id": account_id[ok].astype("int64"),
+                    "date": date[ok],
+                    "kind": kind[ok].fillna(VisitKind.ON_SITE),
+                    "summary": summary[ok],
+                    "logged_by_id": logged_by[ok],
+                }
+            )
+        )
+
+    def finish(self) -> None:
+        self.rows = pd.concat(self.frames) if self.frames else pd.DataFrame()
+
+    def _missing(self) -> list[tuple]:
+        if self.rows.empty:
+            return []
+        wanted = Counter(
+            zip(
+                self.rows["account_id"],
+                self.rows["date"],
+                self.rows["kind"],
+                self.rows["summary"],
+                strict=True,
+            )
+        )
+        have: Counter = Counter()
+        for part in chunks(sorted(set(self.rows["account_id"]))):
+            visits = Visit.objects.filter(account_id__in=part).values_list(
+                "account_id", "date", "kind", "summary"
+            )
+            have.update((a, d.isoformat(), k, s) for a, d, k, s in visits)
+        missing = []
+        for key, count in wanted.items():
+            missing += [key] * max(count - have[key], 0)
+        return missing
+
+    def plan(self) -> Plan:
+        missing = self._missing()
+        return Plan(created=len(missing), unchanged=len(self.rows) - len(missing))
+
+    def write(self) -> Plan:
+        missing = self._missing()
+        logged_by = {}
+        for row in self.rows.itertuples(index=False):
+            logged_by.setdefault((row.account_id, row.date, row.kind, row.summary), row.logged_by_id)
+        Visit.objects.bulk_create(
+            [
+                Visit(
+                    account_id=account_id,
+                    date=date,
+                    kind=kind,
+                    summary=summary,
+                    logged_by_id=None if pd.isna(logged_by[key]) else int(logged_by[key]),
+                )
+                for key in missing
+                for account_id, date, kind, summary in [key]
+            ],
+            batch_size=1000,
+        )
+        if missing:
+            self._roll_up(sorted({int(key[0]) for key in missing}))
+        return Plan(created=len(missing), unchanged=len(self.rows) - len(missing))
+
+    def _roll_up(self, account_ids: list[int]) -> None:
+        from accounts.alerts import AlertKind, _resolve, coverage_gap_accounts, lapsed_accounts
+        from scoring.selectors import tier_cadence_defaults
+
+        defaults = tier_cadence_defaults()
+        today = timezone.localdate()
+        for part in chunks(account_ids):
+            last = dict(
+                Visit.objects.filter(account_id__in=part, kind__in=QUALIFYING_VISIT_KINDS)
+                .values("account_id")
+                .annotate(d=Max("date"))
+                .values_list("account_id", "d")
+            )
+            accounts = list(Account.objects.filter(pk__in=part))
+            for account in accounts:
+                account.last_contact_date = last.get(account.pk)
+                account.refresh_cadence(defaults.get(account.tier) if account.tier else None)
+            Account.objects.bulk_update(
+                accounts, ["last_contact_date", "target_cadence_days", "next_contact_due"]
+            )
+        # Visits end lapsed-cadence and coverage alerts: resolve every open one that no longer applies.
+        now = timezone.now()
+        _resolve(AlertKind.LAPSED_CADENCE, still=lapsed_accounts(today), today=today, now=now)
+        _resolve(AlertKind.COVERAGE_GAP, still=coverage_gap_accounts(today), today=today, now=now)
