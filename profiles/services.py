@@ -16,6 +16,10 @@ def profile_update(*, account: Account, data: dict, by: User) -> AccountProfile:
     for field in changed:
         setattr(profile, field, data[field])
     profile.updated_by = by
-    profile._change_reason = "Updated " + ", ".join(changed)
+    profile._history_user = by
+    # history_change_reason holds 100 characters; all nine answers at once would overflow it (PostgreSQL
+    # refuses, SQLite silently keeps it), so long lists are cut.
+    reason = "Updated " + ", ".join(changed)
+    profile._change_reason = reason if len(reason) <= 100 else reason[:99] + "…"
     profile.save()
     return profile

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that varies comes from the environment (see kam/env.py)."""
 
+import datetime
 from pathlib import Path
 
 import dj_database_url
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "accounts",
     "profiles",
     "scoring",
@@ -38,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kam.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy, CORP on every response
+    "kam.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kam.urls"
@@ -85,11 +91,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out login before the password is even checked (kam/security.py).
+AUTHENTICATION_BACKENDS = [
+    "kam.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+
+# --- Login throttling (django-axes): failures count per username *and* address, so a stranger guessing
+# passwords cannot lock a colleague out from elsewhere; a success clears the count.
+AXES_FAILURE_LIMIT = env_int("KAM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("KAM_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "kam.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "kam.security.client_ip"
+AXES_VERBOSE = False
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use the peer address).
+KAM_PROXY_COUNT = env_int("KAM_PROXY_COUNT", 0)
+
+# --- Request size limits. Form posts are small; an API body has its own limit (KAM_API_MAX_REQUEST_BYTES);
+# KAM_MAX_REQUEST_BYTES caps any body, uploads included, before it is read (413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000)
+# It must stay above the import limit (KAM_IMPORT_MAX_BYTES, 200 MB) plus the form around the file.
+KAM_MAX_REQUEST_BYTES = env_int("KAM_MAX_REQUEST_BYTES", 256 * 1024 * 1024)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "Europe/Amsterdam")
@@ -196,6 +227,24 @@ KAM_API_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("KAM_API_WEBHOOK_ALLOW_PRIVATE_URL
 
 # --- Celery: with REDIS_URL tasks go to Redis; without it they run in-process (the embedded default) ---
 REDIS_URL = env("REDIS_URL", "")
+# One cache for every process: API throttling counts and the dashboard snapshot must be shared by all
+# gunicorn workers. Redis when configured (KAM_CACHE_URL, else REDIS_URL), else per-process memory.
+KAM_CACHE_URL = env("KAM_CACHE_URL", REDIS_URL or "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": KAM_CACHE_URL,
+            "KEY_PREFIX": "kam",
+        }
+        if KAM_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kam"}
+    )
+}
+# The portfolio dashboard is computed from the whole portfolio; a snapshot is reused for this long unless a
+# new run, an account change or another day makes it stale first (scoring.analytics).
+KAM_DASHBOARD_CACHE_SECONDS = env_int("KAM_DASHBOARD_CACHE_SECONDS", 60)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -212,6 +261,7 @@ CELERY_IMPORTS = ["accounts.webhook_tasks"]
 _RECOMPUTE_HOUR, _RECOMPUTE_MINUTE = env_time("KAM_RECOMPUTE_AT", "02:00")
 _CADENCE_HOUR, _CADENCE_MINUTE = env_time("KAM_CADENCE_CHECK_AT", "05:30")
 _REAPER_EVERY_SECONDS = env_int("KAM_REAPER_EVERY_SECONDS", 5 * 60)
+_WEBHOOK_REQUEUE_EVERY_SECONDS = env_int("KAM_WEBHOOK_REQUEUE_EVERY_SECONDS", 5 * 60)
 CELERY_BEAT_SCHEDULE = {
     "nightly-portfolio-recompute": {
         "task": "scoring.tasks.portfolio_recompute_task",
@@ -227,12 +277,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.scoring_runs_reap_task",
         "schedule": _REAPER_EVERY_SECONDS,
     },
+    # Re-enqueues webhook deliveries whose task was lost (broker down at enqueue, worker killed) or whose
+    # retry was left to it (in-process mode makes one attempt per request).
+    "webhook-deliveries-requeue": {
+        "task": "accounts.webhook_requeue_stale_task",
+        "schedule": _WEBHOOK_REQUEUE_EVERY_SECONDS,
+    },
 }
 
 # --- The product ---
 KAM_CURRENCY = env("KAM_CURRENCY", "EUR")
 KAM_ALERT_GRACE_DAYS = env_int("KAM_ALERT_GRACE_DAYS", 14)
 KAM_COVERAGE_GAP_DAYS = env_int("KAM_COVERAGE_GAP_DAYS", 180)
+# DOMAIN.md: a key account is visited quarterly at worst, whatever its score tier.
+KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS = env_int("KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS", 90)
 # A recompute is stopped after this long (hard limit; the soft limit comes a little earlier) and the reaper
 # marks a run failed once it has been queued or running for longer.
 KAM_RUN_TIME_LIMIT_SECONDS = env_int("KAM_RUN_TIME_LIMIT_SECONDS", 30 * 60)

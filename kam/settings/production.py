@@ -26,4 +26,11 @@ SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Longer passwords than the local/test minimum, for the people whose accounts hold customer data.
+AUTH_PASSWORD_VALIDATORS = [
+    {**validator, "OPTIONS": {"min_length": 12}}
+    if validator["NAME"].endswith("MinimumLengthValidator")
+    else validator
+    for validator in AUTH_PASSWORD_VALIDATORS
+]
 CSRF_COOKIE_HTTPONLY = True
