@@ -464,8 +464,14 @@ def _gc_paused():
             gc.enable()
 
 
+# The demo's previous scoring run, this many days before today: tier migration, rising and falling accounts,
+# score sparklines and "recent score changes" all compare two runs.
+PREVIOUS_RUN_DAYS = 30
+
+
 def demo_score(*, as_of: datetime.date, triggered_by: User) -> str:
-    """Scoring hook: score the fresh portfolio with `scoring.services.portfolio_recompute`, if it exists yet.
+    """Scoring hook: score the fresh portfolio twice with `scoring.services.portfolio_recompute`, as of
+    PREVIOUS_RUN_DAYS before `as_of` and as of `as_of`, so the score history is the real service's own.
 
     The scoring service is developed separately: while it is missing or half-written (ImportError,
     AttributeError), or has no active scoring model (a flushed database loses the default one a migration
@@ -481,7 +487,9 @@ def demo_score(*, as_of: datetime.date, triggered_by: User) -> str:
     not_ready = (ImportError, AttributeError, getattr(scoring, "NoActiveModel", ImportError))
     try:
         with transaction.atomic():
-            recompute(as_of=as_of, triggered_by=triggered_by)
+            previous = as_of - datetime.timedelta(days=PREVIOUS_RUN_DAYS)
+            for day in (previous, as_of):
+                recompute(as_of=day, triggered_by=triggered_by)
     except not_ready as exc:
         return f"not scored: {type(exc).__name__}: {exc}"
     return "scored"

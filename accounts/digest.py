@@ -6,16 +6,21 @@ escalated to them. Built from the open alerts the cadence check just refreshed, 
 portfolio size, and sent over one mail connection (console by default, SMTP when EMAIL_HOST is set).
 """
 
+import contextlib
 import datetime
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 
-from accounts.models import AlertKind, CadenceAlert, User
-from plans.models import PlanAction
+from accounts.models import AccountTeamMember, AlertKind, CadenceAlert, Role, User
+from plans.models import PlanAction, PlanStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,18 @@ def digests_for(*, today: datetime.date) -> list[Digest]:
         if alert.escalated_to_id and (digest := digest_of(alert.escalated_to)) is not None:
             digest.escalated.append(line)
 
+    # As on My day (plans.selectors.actions_due): actions of active plans only, and only on accounts the
+    # action's owner can still see (Account.objects.visible_to, evaluated per owner inside the query): an
+    # engineer who left the account team must not keep receiving its name and actions.
+    owner_sees_account = (
+        Q(owner__is_superuser=True)
+        | Q(owner__role__in=[Role.MANAGER, Role.INTEGRATION])
+        | Q(plan__account__owner=F("owner"))
+        | Exists(AccountTeamMember.objects.filter(account=OuterRef("plan__account"), user=OuterRef("owner")))
+    )
     actions = (
         PlanAction.objects.due_by(today)
-        .filter(owner__isnull=False)
+        .filter(owner_sees_account, owner__isnull=False, plan__status=PlanStatus.ACTIVE)
         .select_related("owner", "plan__account")
         .order_by("due_date", "id")
     )
@@ -145,10 +159,57 @@ def digest_message(digest: Digest) -> EmailMultiAlternatives:
     return message
 
 
-def digest_send(*, today: datetime.date) -> int:
-    """Send today's digests; returns how many emails went out. Everything is read before the first is sent."""
-    messages = [digest_message(d) for d in digests_for(today=today)]
+# What a mail server or the network may throw at a send (smtplib.SMTPException is an OSError).
+MAIL_ERRORS = (OSError,)
+
+
+class DigestNotSent(Exception):
+    """Some digests could not be sent (their claims were released, so a retry sends exactly those)."""
+
+    def __init__(self, *, sent: int, failed: list[str], cause: BaseException):
+        self.sent, self.failed = sent, failed
+        super().__init__(
+            f"{len(failed)} digest(s) not sent ({', '.join(failed)}), {sent} sent: {type(cause).__name__}: {cause}"
+        )
+
+
+def digest_send(
+    *,
+    today: datetime.date,
+    claim: Callable[[User], bool] | None = None,
+    release: Callable[[User], None] | None = None,
+) -> int:
+    """Send today's digests, one owner at a time; returns how many emails went out.
+
+    Everything is read before the first is sent. `claim(user)` is asked before each send (False: that
+    person's digest already went out today, skip it); `release(user)` is called when their send fails, so
+    a retry sends theirs and nobody else's twice. A failure does not stop the others: once every digest
+    was tried, DigestNotSent names the people still waiting.
+    """
+    messages = [(d.user, digest_message(d)) for d in digests_for(today=today)]
     if not messages:
         return 0
-    with get_connection() as mail:
-        return mail.send_messages(messages) or 0
+    sent, failed, cause = 0, [], None
+    try:
+        mail = get_connection()
+        mail.open()
+    except MAIL_ERRORS as exc:
+        raise DigestNotSent(sent=0, failed=[u.username for u, _ in messages], cause=exc) from exc
+    try:
+        for user, message in messages:
+            if claim is not None and not claim(user):
+                continue
+            try:
+                sent += mail.send_messages([message]) or 0
+            except MAIL_ERRORS as exc:
+                log.warning("The digest for %s on %s was not sent: %s", user.username, today, exc)
+                if release is not None:
+                    release(user)
+                failed.append(user.username)
+                cause = cause or exc
+    finally:
+        with contextlib.suppress(*MAIL_ERRORS):  # every message was handed over or its failure recorded
+            mail.close()
+    if failed:
+        raise DigestNotSent(sent=sent, failed=failed, cause=cause) from cause
+    return sent

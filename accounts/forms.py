@@ -1,7 +1,18 @@
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Account, AccountTeamMember, ServiceIssue, User, Visit
+from accounts.models import (
+    CADENCE_DAYS_MESSAGE,
+    MANAGER_RATINGS,
+    MAX_CADENCE_DAYS,
+    Account,
+    AccountTeamMember,
+    Role,
+    ServiceIssue,
+    User,
+    Visit,
+)
 from profiles.models import BuyingInfluencer
 
 
@@ -51,6 +62,9 @@ class VisitForm(forms.ModelForm):
         return cleaned
 
 
+HIDDEN_PARENT = "A group you cannot see"
+
+
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
@@ -77,16 +91,55 @@ class AccountForm(forms.ModelForm):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        parents = Account.objects.visible_to(user).order_by("name")
-        if self.instance.pk:
-            parents = parents.exclude(pk=self.instance.pk)
-        self.fields["parent"].queryset = parents
-        self.fields["owner"].queryset = User.objects.filter(
-            is_active=True, role__in=["rep", "manager"]
-        ).order_by("first_name", "last_name")
+        visible = Account.objects.visible_to(user)
+        parent_id = self.instance.parent_id
+        self.parent_hidden = bool(parent_id) and not visible.filter(pk=parent_id).exists()
+        if self.parent_hidden:
+            # The parent is an account this user cannot see: it is neither offered nor named, and it is
+            # kept as it is (a select without it would render empty and saving would clear the parent).
+            self.fields["parent"] = forms.CharField(
+                label=self.fields["parent"].label,
+                required=False,
+                disabled=True,
+                initial=HIDDEN_PARENT,
+                help_text="Part of a group you cannot see; only a manager can change it.",
+            )
+            self.initial["parent"] = HIDDEN_PARENT  # not the parent's id: that is not for this user either
+        else:
+            parents = visible.order_by("name")
+            if self.instance.pk:
+                parents = parents.exclude(pk=self.instance.pk)
+            self.fields["parent"].queryset = parents
+        # The current owner stays a valid value even once deactivated, or nobody but a manager could save.
+        owners = Q(is_active=True, role__in=[Role.REP, Role.MANAGER])
+        if self.instance.owner_id:
+            owners |= Q(pk=self.instance.owner_id)
+        self.fields["owner"].queryset = User.objects.filter(owners).order_by("first_name", "last_name")
         if not user.is_manager:
             # Reassigning accounts is a manager's decision.
             self.fields["owner"].disabled = True
+            # So are the ratings (DOMAIN.md section 2): a disabled field keeps the stored value.
+            for name in MANAGER_RATINGS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "A manager's rating."
+        cadence = self.fields["cadence_days"]
+        cadence.widget.attrs.update(min=1, max=MAX_CADENCE_DAYS)
+        cadence.error_messages.update(min_value=CADENCE_DAYS_MESSAGE, max_value=CADENCE_DAYS_MESSAGE)
+        cadence.help_text = (
+            f"1 to {MAX_CADENCE_DAYS:,} days (ten years); leave empty to use the tier's default."
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.parent_hidden:
+            cleaned.pop("parent", None)  # the text shown in its place is not a value to save
+        return cleaned
+
+    def clean_cadence_days(self):
+        days = self.cleaned_data["cadence_days"]
+        if days is not None and not 1 <= days <= MAX_CADENCE_DAYS:
+            raise forms.ValidationError(CADENCE_DAYS_MESSAGE)
+        return days
 
     def clean_reference(self):
         reference = self.cleaned_data["reference"].strip()

@@ -1,13 +1,16 @@
 """Reads: querysets already scoped to the user and joined for the template or serializer that shows them."""
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Max, Q, QuerySet, Sum, Value
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, DecimalField, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Abs, Coalesce, TruncMonth
 
-from accounts.models import QUALIFYING_VISIT_KINDS, Account, AccountStatus, Order, Visit
+from accounts.models import QUALIFYING_VISIT_KINDS, Account, AccountStatus, Order, User, Visit
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
@@ -58,8 +61,31 @@ def account_list(*, user, filters: AccountFilters, today: datetime.date) -> Quer
     return qs.order_by(*SORTS.get(filters.sort, SORTS["name"]))
 
 
+def accounts_version() -> tuple:
+    """A cheap fingerprint of the account table: the newest change and the highest id.
+
+    Two index lookups whatever the portfolio size. Every service that changes an account saves `updated_at`;
+    a deletion is not seen, so whatever is cached on this fingerprint also expires after a short time.
+    """
+    found = Account.objects.order_by().aggregate(newest=Max("updated_at"), last=Max("id"))
+    return (found["newest"], found["last"])
+
+
 def account_filter_choices(*, user) -> dict[str, list]:
-    """Distinct regions, industries and owners among the accounts the user can see (three small queries)."""
+    """Distinct regions, industries and owners among the accounts the user can see.
+
+    The DISTINCTs scan every visible account, so the answer is cached per user until an account changes
+    (or KAM_DASHBOARD_CACHE_SECONDS pass, for team changes that touch no account).
+    """
+    key = "filter-choices:" + hashlib.sha256(repr((user.pk, accounts_version())).encode()).hexdigest()
+    choices = cache.get(key)
+    if choices is None:
+        choices = _account_filter_choices(user)
+        cache.set(key, choices, settings.KAM_DASHBOARD_CACHE_SECONDS)
+    return choices
+
+
+def _account_filter_choices(user) -> dict[str, list]:
     visible = Account.objects.visible_to(user)
     return {
         "regions": list(
@@ -68,11 +94,11 @@ def account_filter_choices(*, user) -> dict[str, list]:
         "industries": list(
             visible.exclude(industry="").order_by("industry").values_list("industry", flat=True).distinct()
         ),
+        # The owners who own a visible account: one index probe per user, not a join over every account.
         "owners": list(
-            visible.filter(owner__isnull=False)
-            .order_by("owner__first_name", "owner__last_name")
-            .values_list("owner_id", "owner__first_name", "owner__last_name", "owner__username")
-            .distinct()
+            User.objects.filter(Exists(visible.filter(owner=OuterRef("pk"))))
+            .order_by("first_name", "last_name")
+            .values_list("id", "first_name", "last_name", "username")
         ),
     }
 
@@ -126,6 +152,15 @@ def monthly_orders(account_ids, *, since: datetime.date) -> list[dict]:
     return out
 
 
+def with_parent_visibility(queryset: QuerySet[Account], *, user) -> QuerySet[Account]:
+    """Annotate `parent_visible`: may `user` see the account's parent? (A rep may serve a subsidiary
+    without seeing its group: then the parent is neither named nor numbered to them.) One subquery."""
+    if user.is_manager or user.is_integration:
+        return queryset.annotate(parent_visible=Value(True))
+    parents = Account.objects.visible_to(user).filter(pk=OuterRef("parent_id"))
+    return queryset.annotate(parent_visible=Exists(parents))
+
+
 def hierarchy_rollup(account: Account, *, user, today: datetime.date) -> dict:
     """Parent, visible children and the 12-month revenue and CM of the account plus all its descendants."""
     visible = Account.objects.visible_to(user)
@@ -145,6 +180,8 @@ def hierarchy_rollup(account: Account, *, user, today: datetime.date) -> dict:
     revenue, cm = totals["revenue"], totals["revenue"] - totals["cost"]
     return {
         "parent": parent,
+        # Part of a group this user cannot see: said, but never named.
+        "parent_hidden": bool(account.parent_id) and parent is None,
         "children": children,
         "family_size": len(family),
         "revenue_12m": revenue,

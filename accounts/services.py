@@ -35,8 +35,32 @@ def visit_log(
     next_steps: str = "",
     follow_up_date: datetime.date | None = None,
     influencers=(),
+    replay_window: datetime.timedelta | None = None,
 ) -> Visit:
-    """Log a visit and roll it up: the account's last contact, its due date, each influencer's last contact."""
+    """Log a visit and roll it up: the account's last contact, its due date, each influencer's last contact.
+
+    With `replay_window`, the same visit sent again by the same person within the window (a double-clicked
+    Save, a resent form) returns the visit already logged instead of logging it twice. The account row lock
+    taken first makes a concurrent second submission wait for the first and then find its visit.
+    """
+    if replay_window is not None:
+        Account.objects.select_for_update().filter(pk=account.pk).exists()
+        earlier = (
+            Visit.objects.filter(
+                account=account,
+                logged_by=logged_by,
+                date=date,
+                kind=kind,
+                summary=summary,
+                next_steps=next_steps,
+                follow_up_date=follow_up_date,
+                created_at__gte=timezone.now() - replay_window,
+            )
+            .order_by("-id")
+            .first()
+        )
+        if earlier is not None:
+            return earlier
     visit = Visit.objects.create(
         account=account,
         logged_by=logged_by,
@@ -71,6 +95,9 @@ def account_designate(*, account: Account, is_key: bool, reason: str, decided_by
     account.key_reason = reason
     account.key_decided_by = decided_by
     account.key_since = timezone.localdate() if is_key else None
+    # The history names who decided even when no request is around (a command, a task).
+    account._history_user = decided_by
+    account._change_reason = "Made a key account" if is_key else "No longer a key account"
     account.save()
     KeyDesignation.objects.create(account=account, is_key=is_key, reason=reason, decided_by=decided_by)
     return account
@@ -91,5 +118,6 @@ def account_update(*, account: Account, data: dict, by: User) -> Account:
         account.ratings_at = timezone.now()
     account.refresh_cadence(tier_cadence_default(account.tier))
     account.full_clean()
+    account._history_user = by
     account.save()
     return account

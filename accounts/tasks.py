@@ -6,11 +6,11 @@ import logging
 import redis
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from accounts import import_tasks  # noqa: F401 - registers the import tasks with the worker
 from accounts.alerts import cadence_check
-from accounts.digest import digest_send
+from accounts.digest import DigestNotSent, digest_send
 from scoring.runs import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -40,37 +40,52 @@ def cadence_check_task(today: str | None = None, send_digest: bool = True) -> di
     return result.as_dict()
 
 
-# At most once: a digest sent twice is worse than one sent late, so no late ack and a claim per day.
-@shared_task(acks_late=False, **RETRY)
-def digest_send_task(today: str | None = None) -> int:
+DIGEST_RETRY = {
+    **RETRY,
+    # A mail server that is down or refuses a send: retried later, sending only to whoever is still waiting.
+    "autoretry_for": (*TRANSIENT_ERRORS, DigestNotSent),
+    "retry_backoff": 30,
+    "retry_backoff_max": 30 * 60,
+}
+
+
+# At most once per person: a digest sent twice is worse than one sent late, so no late ack and a claim per
+# owner and day, released when that owner's send fails so the retry sends theirs (and nobody else's again).
+@shared_task(bind=True, acks_late=False, **DIGEST_RETRY)
+def digest_send_task(self, today: str | None = None) -> int:
     """Email each owner their digest for `today`, once a day however often the task is delivered."""
     day = _day(today)
-    if not _claim(digest_claim_key(day)):
-        log.info("The digest for %s was already sent", day)
-        return 0
+    client = _redis() if settings.REDIS_URL else None  # one connection pool for every claim of the run
     try:
-        return digest_send(today=day)
-    except (OperationalError, InterfaceError):
-        # Nothing was sent yet (the digest reads everything first): let the retry claim the day again.
-        _release(digest_claim_key(day))
+        return digest_send(
+            today=day,
+            claim=lambda user: _claim(digest_claim_key(day, user.pk), client=client),
+            release=lambda user: _release(digest_claim_key(day, user.pk), client=client),
+        )
+    except DigestNotSent as exc:
+        if self.request.is_eager:
+            # In-process (no REDIS_URL) there are no claims, so a retry would send everybody's again, and
+            # it would run inside the caller's request: log it and leave it for tomorrow.
+            log.error("%s; not retried in-process", exc)
+            return exc.sent
         raise
 
 
-def digest_claim_key(day: datetime.date) -> str:
-    return f"kam:digest-sent:{day.isoformat()}"
+def digest_claim_key(day: datetime.date, user_id: int) -> str:
+    return f"kam:digest-sent:{day.isoformat()}:{user_id}"
 
 
 def _redis():
     return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
 
 
-def _claim(key: str) -> bool:
+def _claim(key: str, *, client=None) -> bool:
     """SET NX on Redis, shared by every worker. Without REDIS_URL tasks run in-process, once: no claim."""
     if not settings.REDIS_URL:
         return True
-    return bool(_redis().set(key, "1", nx=True, ex=DIGEST_CLAIM_SECONDS))
+    return bool((client or _redis()).set(key, "1", nx=True, ex=DIGEST_CLAIM_SECONDS))
 
 
-def _release(key: str) -> None:
+def _release(key: str, *, client=None) -> None:
     if settings.REDIS_URL:
-        _redis().delete(key)
+        (client or _redis()).delete(key)

@@ -10,14 +10,13 @@ def webhook_deliver_task(self, delivery_id: int) -> str:
     """One attempt at a delivery; on failure, retried with exponential backoff until the attempts run out.
 
     The attempt count lives on the delivery row, not in Celery, so a re-enqueued delivery keeps its history.
+    In-process (no REDIS_URL) the task runs inside the request that emitted the event: one attempt only,
+    never a wait; the delivery stays `retrying` with its next_attempt_at for webhook_requeue_stale_task.
     """
-    while True:
-        outcome = webhooks.webhook_attempt(delivery_id=delivery_id)
-        if outcome.retry_in is None:
-            return outcome.status
-        if not self.request.is_eager:
-            raise self.retry(countdown=outcome.retry_in)
-        # In-process mode (no broker, the embedded default): nothing can wait for later, so retry now.
+    outcome = webhooks.webhook_attempt(delivery_id=delivery_id)
+    if outcome.retry_in is None or self.request.is_eager:
+        return outcome.status
+    raise self.retry(countdown=outcome.retry_in)
 
 
 @shared_task(name="accounts.webhook_requeue_stale_task")

@@ -27,6 +27,7 @@ Definitions (all over the filtered portfolio; "scored" = accounts with a result 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,11 +35,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, FilteredRelation, FloatField, IntegerField, Q, Value, When
 from django.db.models.functions import Cast
 
 from accounts.models import Account, AccountStatus, User
+from accounts.selectors import accounts_version
 from scoring import engine, selectors
 from scoring.models import ScoreResult, ScoringRun
 
@@ -51,6 +55,8 @@ PARETO_POINTS = 200
 SCATTER_POINTS = 1500
 DAYS_PER_MONTH = 30
 TABLE_ROWS = 10
+# KAMs shown in the dashboard's per-KAM charts and tables (the worst first); the capacity page lists them all.
+KAM_ROWS = 15
 
 # cadence_state in the frame
 NO_CADENCE, ON_TRACK, LAPSED = 0, 1, 2
@@ -102,14 +108,18 @@ class PortfolioFilters:
 
 
 def previous_run(run: ScoringRun | None) -> ScoringRun | None:
-    """The successful run published before ``run``: "since the previous run" means since this one."""
+    """The successful run before ``run`` in as-of order: "since the previous run" means since this one."""
     if run is None or run.finished_at is None:
         return None
     return (
         ScoringRun.objects.succeeded()
-        .filter(Q(finished_at__lt=run.finished_at) | Q(finished_at=run.finished_at, pk__lt=run.pk))
+        .filter(
+            Q(as_of__lt=run.as_of)
+            | Q(as_of=run.as_of, finished_at__lt=run.finished_at)
+            | Q(as_of=run.as_of, finished_at=run.finished_at, pk__lt=run.pk)
+        )
         .select_related("model")
-        .order_by("-finished_at", "-id")
+        .latest_first()
         .first()
     )
 
@@ -471,7 +481,7 @@ class Kam:
 
 def kams(owner_ids: Iterable[float]) -> dict[int, Kam]:
     """The owners (KAMs) of the given ids with their monthly visit capacity, in one query; key 0 = nobody."""
-    ids = sorted({int(i) for i in owner_ids if not pd.isna(i)})
+    ids = sorted(int(i) for i in pd.unique(pd.Series(owner_ids, dtype=float).dropna()))
     out = {0: Kam(None, "No owner", 0)}
     users = User.objects.filter(pk__in=ids).values_list(
         "id", "first_name", "last_name", "username", "monthly_visit_capacity"
@@ -486,7 +496,8 @@ def capacity(
 ) -> dict[str, pd.DataFrame]:
     """Visits the key accounts need against each KAM's monthly capacity, and the cut line.
 
-    Per key account (active): cadence = cadence_days override, else tier_cadences[tier];
+    Per key account (active): cadence = cadence_days override, else tier_cadences[tier] capped at
+    KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS (a key account is visited quarterly at worst);
     visits = 30 / cadence (0 when there is no cadence); score_per_visit = score / visits (inf for 0 visits,
     so accounts that need no visit never push others out); accounts ordered per KAM by score_per_visit
     desc, then score desc; cumulative_visits = running total; fits = cumulative_visits <= capacity.
@@ -500,8 +511,10 @@ def capacity(
     active = frame[frame["active"] == 1]
     key = active[active["is_key"] == 1].copy()
     key["owner"] = key["owner_id"].fillna(0).astype(np.int64)
-    defaults = key["tier"].map(lambda t: tier_cadences.get(t) if t else None)
-    key["cadence"] = key["cadence_days"].fillna(pd.to_numeric(defaults, errors="coerce").astype(float))
+    # As Account.effective_cadence_days: a key account's tier default is capped (quarterly at worst).
+    cap = float(settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS)
+    defaults = pd.to_numeric(key["tier"].map(dict(tier_cadences)), errors="coerce").astype(float)
+    key["cadence"] = key["cadence_days"].fillna(defaults.clip(upper=cap).fillna(cap))
     key["visits"] = (DAYS_PER_MONTH / key["cadence"]).fillna(0.0)
     score = key["score"].fillna(0.0)
     key["score_per_visit"] = np.where(
@@ -623,7 +636,7 @@ def kpis(frame: pd.DataFrame, *, concentration_: Mapping[str, Any] | None = None
 
 def account_names(ids: Iterable[Any]) -> dict[int, str]:
     """Names of the accounts a page lists (a bounded set of ids), in one query."""
-    wanted = sorted({int(i) for i in ids if not pd.isna(i)})
+    wanted = sorted(int(i) for i in pd.unique(pd.Series(ids, dtype=float).dropna()))
     if not wanted:
         return {}
     return dict(Account.objects.filter(pk__in=wanted).values_list("id", "name"))
@@ -661,6 +674,8 @@ class Dashboard:
     migration_from: ScoringRun | None = None
     migration_to: ScoringRun | None = None
     compliance: pd.DataFrame | None = None
+    compliance_top: pd.DataFrame | None = None
+    workload_top: pd.DataFrame | None = None
     capacity: dict[str, pd.DataFrame] = field(default_factory=dict)
     advice: Advice | None = None
     advice_rows: dict[str, list[dict]] = field(default_factory=dict)
@@ -668,6 +683,7 @@ class Dashboard:
     movers_compared: int = 0
     big_thin_rows: list[dict] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
+    snapshot_key: str = ""  # what the page may cache its own derived work under (the charts)
 
 
 def portfolio_dashboard(
@@ -689,16 +705,54 @@ def portfolio_dashboard(
     if run is None:
         return dash
     dash.previous = previous_run(run)
+    key = _snapshot_key(dash, migration_runs, rows)
+    snapshot = cache.get(key)
+    if snapshot is None:
+        dash.snapshot_key = key
+        _compute(dash, migration_runs=migration_runs, rows=rows)
+        cache.set(key, dash, settings.KAM_DASHBOARD_CACHE_SECONDS)
+    else:
+        dash = snapshot
+        dash.last_run = last_run
+    dash.open_alerts = open_alert_count(filters)  # live: acknowledging or resolving one shows at once
+    return dash
+
+
+def _snapshot_key(dash: Dashboard, migration_runs, rows: int) -> str:
+    """What makes a dashboard snapshot stale: another run, another day, other filters, any account change.
+
+    Account changes are seen through accounts_version() (every service that changes what the dashboard
+    shows saves `updated_at`); changes that touch no account (a KAM's capacity, a deletion) show within
+    KAM_DASHBOARD_CACHE_SECONDS.
+    """
+    parts = [
+        dash.run.pk,
+        getattr(dash.previous, "pk", None),
+        tuple(r.pk for r in migration_runs) if migration_runs else None,
+        dash.run.model_id,
+        dash.filters,
+        dash.today,
+        rows,
+        accounts_version(),
+        settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+    ]
+    return "dashboard:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _compute(dash: Dashboard, *, migration_runs, rows: int) -> None:
+    run, filters, today = dash.run, dash.filters, dash.today
     frame = portfolio_frame(run=run, previous=dash.previous, filters=filters, today=today)
     owners = kams(frame["owner_id"])
     dash.concentration = concentration(frame)
     dash.kpis = kpis(frame, concentration_=dash.concentration)
-    dash.open_alerts = open_alert_count(filters)
     dash.profitability = profitability(frame)
     dash.margin_map = margin_map(frame)
     dash.distribution = score_distribution(frame)
     dash.compliance = cadence_compliance(frame, owners=owners)
     dash.capacity = capacity(frame, owners=owners, tier_cadences=selectors.tier_cadence_defaults())
+    # Both already sorted worst first; hundreds of bars or rows would help nobody.
+    dash.compliance_top = dash.compliance.head(KAM_ROWS)
+    dash.workload_top = dash.capacity["kams"].head(KAM_ROWS)
     dash.advice = designation_advice(frame)
     moved = movers(frame, limit=rows)
     dash.movers_compared = moved["compared"]
@@ -730,7 +784,6 @@ def portfolio_dashboard(
     }
     dash.movers = {k: records(moved[k], dash.names) for k in ("rising", "falling")}
     dash.big_thin_rows = records(mm["big_thin"], dash.names, limit=rows)
-    return dash
 
 
 # --- Capacity page ----------------------------------------------------------------------------------------

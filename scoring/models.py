@@ -158,9 +158,16 @@ class ScoringRunQuerySet(models.QuerySet):
     def succeeded(self):
         return self.filter(status=RunStatus.SUCCEEDED)
 
+    def latest_first(self):
+        """Newest portfolio first: by as-of date, then (for two runs of one date) the one that finished last."""
+        return self.order_by("-as_of", "-finished_at", "-id")
+
     def current(self):
-        """The run behind the current portfolio: the latest successful one."""
-        return self.succeeded().order_by("-finished_at", "-id").first()
+        """The run behind the current portfolio: the successful one with the latest as-of date.
+
+        A run for an earlier date (a backfill of history) is kept as history and never replaces it.
+        """
+        return self.succeeded().latest_first().first()
 
     def in_progress(self):
         return self.filter(status__in=IN_PROGRESS)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -68,8 +69,13 @@ def scoring_model_create_version(
     model.full_clean()
     engine.TierRule(method=model.tier_method, **_tier_kwargs(model)).validate()
     if activate:
-        ScoringModel.objects.filter(is_active=True).update(is_active=False)
+        # Saved one by one (there is at most one), not .update(): the history records the switch too.
+        for previous in ScoringModel.objects.filter(is_active=True):
+            previous.is_active = False
+            previous._history_user = created_by
+            previous.save(update_fields=["is_active", "updated_at"])
         model.is_active = True
+    model._history_user = created_by
     model.save()
     return model
 
@@ -143,7 +149,9 @@ def scoring_run_execute(*, run_id: int) -> ScoringRun:
             totals = selectors.order_totals(run.as_of)
             accounts = selectors.scored_accounts()
         with phases("clv"):
-            summary = selectors.purchase_summary(totals[totals.index.isin(accounts["account_id"])], run.as_of)
+            # Fitted over every account with orders, lost ones included: leaving out the customers who
+            # stopped buying would bias the dropout rate down (DOMAIN.md section 8).
+            summary = selectors.purchase_summary(totals, run.as_of)
             clv_result = clv_model.estimate_clv_from_summary(
                 summary,
                 horizon_months=run.model.clv_horizon_months,
@@ -241,11 +249,14 @@ def _publish(run: ScoringRun, frame: pd.DataFrame) -> None:
             cursor.execute(f"ANALYZE {ScoreResult._meta.db_table}")
     else:
         _bulk_create_results(run.pk, frame)
-    _update_accounts(run)
     # Re-running the same model and as-of date replaces the earlier result.
     ScoringRun.objects.filter(model=run.model, as_of=run.as_of, status=RunStatus.SUCCEEDED).exclude(
         pk=run.pk
     ).delete()
+    # A backfill (an as-of date before the current portfolio's) is history only: the accounts keep showing
+    # the newest portfolio.
+    if not ScoringRun.objects.succeeded().filter(as_of__gt=run.as_of).exists():
+        _update_accounts(run)
 
 
 def _copy_results(run_id: int, frame: pd.DataFrame) -> None:
@@ -285,6 +296,13 @@ def _update_accounts(run: ScoringRun) -> None:
     tier_case = " ".join(f"WHEN '{tier}' THEN {int(days)}" for tier, days in cadences.items() if days)
     tier_case = f"CASE r.tier {tier_case} ELSE NULL END" if tier_case else "NULL"
     a, r = Account._meta.db_table, ScoreResult._meta.db_table
+    cap = int(settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS)
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"  # SQLite's scalar MIN(a, b)
+    # Mirrors Account.effective_cadence_days: override, else tier default; key accounts capped at `cap`.
+    target = (
+        f"COALESCE(acc.cadence_days, CASE WHEN acc.is_key THEN {least}(COALESCE({tier_case}, {cap}), {cap}) "
+        f"ELSE {tier_case} END)"
+    )
     if connection.vendor == "postgresql":
         due = f"{a}.last_contact_date + s.target"
         created = f"CAST({a}.created_at AS DATE)"
@@ -306,7 +324,7 @@ def _update_accounts(run: ScoringRun) -> None:
                                         ELSE {due} END
             FROM (
                 SELECT acc.id, ROUND(CAST(r.score AS NUMERIC), 2) AS score, r.tier, r.rank,
-                       COALESCE(acc.cadence_days, {tier_case}) AS target
+                       {target} AS target
                 FROM {a} acc LEFT JOIN {r} r ON r.account_id = acc.id AND r.run_id = %s
             ) s
             WHERE s.id = {a}.id

@@ -24,6 +24,14 @@ def need(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache (throttle counts, dashboard snapshots): no state leaks between."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def postgres(db):
     need(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://...")

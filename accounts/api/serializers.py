@@ -4,13 +4,18 @@ Output serializers only read what the viewset's queryset loaded; input serialize
 data to a service. None of them writes across models.
 """
 
+import datetime
+
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from accounts.models import (
+    CADENCE_DAYS_MESSAGE,
+    MAX_CADENCE_DAYS,
     Account,
-    AccountStatus,
     CadenceAlert,
     Order,
     Role,
@@ -26,6 +31,8 @@ from accounts.models import (
 from kam.api import MAX_ID, IdRelatedField
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# Older dates are typos or placeholders (0001-01-01), and they would stretch every history and CLV window.
+EARLIEST_ORDER_DATE = datetime.date(1990, 1, 1)
 
 
 class BlankAsNullChoiceField(serializers.ChoiceField):
@@ -36,6 +43,9 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    parent = serializers.SerializerMethodField(
+        help_text="The parent company's id; null when there is none or it is an account you cannot see."
+    )
     children = serializers.SerializerMethodField(help_text="Ids of the subsidiaries you can see.")
     tier = BlankAsNullChoiceField(
         choices=Tier.choices, allow_null=True, read_only=True, help_text="null until the account is scored."
@@ -76,6 +86,10 @@ class AccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_parent(self, account) -> int | None:
+        # `parent_visible` is annotated by accounts.selectors.with_parent_visibility; without it, say nothing.
+        return account.parent_id if account.parent_id and getattr(account, "parent_visible", False) else None
+
     def get_children(self, account) -> list[int]:
         return [child.pk for child in getattr(account, "visible_children", [])]
 
@@ -83,11 +97,25 @@ class AccountSerializer(serializers.ModelSerializer):
         return str(account.owner) if account.owner_id else None
 
 
+RATING_HELP = (
+    " A manager's rating: only managers and integration keys may set it. A rep's key may leave it out or "
+    "send the current value; any other value is a 400 problem with this field's message."
+)
+MANAGER_RATING_MESSAGE = "Ratings are a manager's judgement: leave this out or send the current value."
+
+
 class AccountWriteSerializer(serializers.ModelSerializer):
-    """What a client may set. Key designation, scores and cadence roll-ups are decided elsewhere."""
+    """What a client may set. Key designation, scores and cadence roll-ups are decided elsewhere.
+
+    Defaults apply on create only: a PUT or PATCH that leaves a field out keeps its stored value.
+    """
 
     parent = IdRelatedField(
-        queryset=Account.objects.none(), allow_null=True, required=False, help_text="An account you can see."
+        queryset=Account.objects.none(),
+        allow_null=True,
+        required=False,
+        help_text="An account you can see. When the account belongs to a group you cannot see (GET shows "
+        "parent null), leaving parent out or sending null keeps it; only a manager can change it.",
     )
     owner = IdRelatedField(
         queryset=User.objects.filter(is_active=True, role__in=[Role.REP, Role.MANAGER]),
@@ -114,9 +142,17 @@ class AccountWriteSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {
             "reference": {"validators": []},
-            "status": {"default": AccountStatus.ACTIVE},
+            # No serializer default: a default would overwrite the stored status on every PUT without it.
+            "status": {"help_text": "New accounts are active unless you say otherwise; left out, kept."},
             # A bound the database column leaves to the backend (SQLite has none): at most ten years.
-            "cadence_days": {"min_value": 1, "max_value": 3650},
+            "cadence_days": {
+                "min_value": 1,
+                "max_value": MAX_CADENCE_DAYS,
+                "error_messages": {"min_value": CADENCE_DAYS_MESSAGE, "max_value": CADENCE_DAYS_MESSAGE},
+            },
+            "image_rating": {"help_text": "Image / prestige, 1 (low) to 5 (high)." + RATING_HELP},
+            "partnership_rating": {"help_text": "Willingness to partner, 1 to 5." + RATING_HELP},
+            "strategic_rating": {"help_text": "Optional strategic importance, 0 to 5." + RATING_HELP},
         }
 
     def __init__(self, *args, **kwargs):
@@ -124,9 +160,51 @@ class AccountWriteSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None:
             visible = Account.objects.visible_to(request.user)
+            choices = Account.objects.filter(pk__in=visible.values("pk"))
             if self.instance is not None:
-                visible = visible.exclude(pk=self.instance.pk)
-            self.fields["parent"].queryset = visible
+                if self.parent_hidden:
+                    # A client that stored the id before it was hidden may echo it back: that keeps it too.
+                    choices = Account.objects.filter(
+                        Q(pk__in=visible.values("pk")) | Q(pk=self.instance.parent_id)
+                    )
+                choices = choices.exclude(pk=self.instance.pk)
+            self.fields["parent"].queryset = choices
+
+    @cached_property
+    def parent_hidden(self) -> bool:
+        """The account belongs to a group the requesting user cannot see."""
+        account, request = self.instance, self.context.get("request")
+        if account is None or not account.parent_id or request is None:
+            return False
+        return not Account.objects.visible_to(request.user).filter(pk=account.parent_id).exists()
+
+    def _may_rate(self) -> bool:
+        user = self.context["request"].user
+        return user.is_manager or user.is_integration
+
+    def _rating(self, field: str, value):
+        current = getattr(self.instance, field) if self.instance is not None else None
+        if value != current and not self._may_rate():
+            raise serializers.ValidationError(MANAGER_RATING_MESSAGE)
+        return value
+
+    def validate_image_rating(self, value):
+        return self._rating("image_rating", value)
+
+    def validate_partnership_rating(self, value):
+        return self._rating("partnership_rating", value)
+
+    def validate_strategic_rating(self, value):
+        return self._rating("strategic_rating", value)
+
+    def validate(self, attrs):
+        if self.parent_hidden and "parent" in attrs:
+            parent = attrs.pop("parent")  # null (what GET shows) or the stored id: the parent is kept
+            if parent is not None and parent.pk != self.instance.parent_id:
+                raise serializers.ValidationError(
+                    {"parent": "This account belongs to a group you cannot see; only a manager can move it."}
+                )
+        return attrs
 
     def validate_reference(self, value):
         value = value.strip()
@@ -182,7 +260,7 @@ class OrderRowSerializer(serializers.Serializer):
         required=False, max_length=64, help_text="... or its reference (the customer number in your ERP)."
     )
     reference = serializers.CharField(max_length=64, help_text="Your order number; unique per account.")
-    date = serializers.DateField()
+    date = serializers.DateField(help_text="From 1990-01-01 to today (in the installation's time zone).")
     revenue = serializers.DecimalField(**MONEY, min_value=0)
     variable_cost = serializers.DecimalField(**MONEY, min_value=0, required=False, default=0)
 
@@ -190,6 +268,18 @@ class OrderRowSerializer(serializers.Serializer):
         value = value.strip()
         if not value:
             raise serializers.ValidationError("Every order needs its reference: resending it updates it.")
+        return value
+
+    def validate_date(self, value):
+        today = timezone.localdate()  # the installation's time zone, as every date in the app
+        if value > today:
+            raise serializers.ValidationError(
+                f"An order cannot be dated in the future (today is {today.isoformat()})."
+            )
+        if value < EARLIEST_ORDER_DATE:
+            raise serializers.ValidationError(
+                f"Orders dated before {EARLIEST_ORDER_DATE.isoformat()} are refused: check the date."
+            )
         return value
 
     def validate(self, attrs):

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from accounts import services, webhooks
+from accounts import selectors, services, webhooks
 from accounts.access import get_object_for_user
 from accounts.alerts import alert_acknowledge
 from accounts.api import serializers as s
@@ -72,7 +72,8 @@ from profiles.models import BuyingInfluencer
     ),
     update=extend_schema(
         summary="Replace an account's editable fields",
-        description="Needs the `write_accounts` scope and an account you may change (403 otherwise).",
+        description="Needs the `write_accounts` scope and an account you may change (403 otherwise). "
+        "Fields left out keep their stored values (defaults such as status=active apply on create only).",
         request=s.AccountWriteSerializer,
         responses={200: s.AccountSerializer},
         examples=[
@@ -86,7 +87,9 @@ from profiles.models import BuyingInfluencer
     ),
     partial_update=extend_schema(
         summary="Change some of an account's fields",
-        description="Needs the `write_accounts` scope. Ratings remember who set them and when.",
+        description="Needs the `write_accounts` scope. Ratings are a manager's: only managers and "
+        "integration keys may change them (a rep's key gets a 400 naming the field), and they remember "
+        "who set them and when.",
         request=s.AccountWriteSerializer,
         responses={200: s.AccountSerializer},
         examples=[
@@ -113,7 +116,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         children = Prefetch(
             "children", queryset=visible.only("id", "parent_id").order_by("id"), to_attr="visible_children"
         )
-        return visible.select_related("owner").prefetch_related(children)
+        accounts = visible.select_related("owner").prefetch_related(children)
+        return selectors.with_parent_visibility(accounts, user=self.request.user)
 
     def get_object(self):
         return account_for_request(self.request, self.kwargs["pk"], queryset=self.get_queryset())

@@ -141,8 +141,10 @@ def _portfolio(rep, n):
             TeamMemberFactory(account=account, user=rep)
 
 
-# session, user; the page: count, rows (owner joined); the filter choices: regions, industries, owners.
-LIST_QUERIES = 7
+# session, user; the page: count, rows (owner joined); the accounts' fingerprint; the filter choices when not
+# cached yet: regions, industries, owners.
+LIST_QUERIES = 8
+LIST_QUERIES_CACHED_CHOICES = 5
 # session, user, then one query streamed in chunks.
 EXPORT_QUERIES = 3
 
@@ -155,6 +157,18 @@ def test_list_query_count_is_fixed(world, client, django_assert_num_queries, n):
         response = client.get(reverse("accounts:list") + "?sort=-score")
     assert response.status_code == 200
     assert response.content.decode().count('class="row-title"') == min(n + 2, 25)
+
+
+def test_the_filter_choices_are_cached_until_an_account_changes(world, client, django_assert_num_queries):
+    _portfolio(world.rep, 5)
+    client.force_login(world.rep)
+    client.get(reverse("accounts:list"))
+    with django_assert_num_queries(LIST_QUERIES_CACHED_CHOICES):
+        client.get(reverse("accounts:list"))
+    world.rep_account.region = "Nordics-new"
+    world.rep_account.save()
+    response = client.get(reverse("accounts:list"))
+    assert "Nordics-new" in response.content.decode()  # the change shows at once
 
 
 @pytest.mark.parametrize("n", [5, 50])

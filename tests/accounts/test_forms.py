@@ -112,7 +112,7 @@ def test_account_reference_must_be_unique(world, client):
 
 
 def test_rating_out_of_range_is_refused(world, client):
-    client.force_login(world.rep)
+    client.force_login(world.manager)  # ratings are the manager's (reps see them disabled)
     response = client.post(
         reverse("accounts:edit", args=[world.rep_account.pk]),
         {"name": "Renamed", "status": "active", "image_rating": "9"},
@@ -135,14 +135,20 @@ def test_parent_loop_is_refused(world, client):
 
 
 def test_rating_change_records_who_and_when(world, client):
-    client.force_login(world.rep)
+    client.force_login(world.manager)
     response = client.post(
         reverse("accounts:edit", args=[world.rep_account.pk]),
-        {"name": "Rep's Own Account", "status": "active", "image_rating": "4", "partnership_rating": "2"},
+        {
+            "name": "Rep's Own Account",
+            "status": "active",
+            "owner": world.rep.pk,
+            "image_rating": "4",
+            "partnership_rating": "2",
+        },
     )
     assert response.status_code == 302
     world.rep_account.refresh_from_db()
-    assert (world.rep_account.image_rating, world.rep_account.ratings_by) == (4, world.rep)
+    assert (world.rep_account.image_rating, world.rep_account.ratings_by) == (4, world.manager)
 
 
 def test_rep_cannot_reassign_owner(world, client):

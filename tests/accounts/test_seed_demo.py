@@ -11,10 +11,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
+from accounts.alerts import lapsed_accounts
 from accounts.demo import DEMO_PASSWORD, REPS
-from accounts.models import QUALIFYING_VISIT_KINDS, Account, Order, User, Visit
+from accounts.models import QUALIFYING_VISIT_KINDS, Account, AlertKind, CadenceAlert, Order, User, Visit
 from plans.models import AccountPlan, ActionStatus, Approach, PlanStatus
 from profiles.models import BuyingInfluencer, BuyingRole
+from scoring.models import ScoringRun
 
 ACCOUNTS = 60
 DAY = datetime.timedelta(days=1)
@@ -155,6 +157,10 @@ def test_if_empty_seeds_an_empty_database_and_scores_it_once_scoring_exists(db):
     assert DEMO_PASSWORD in out
     if "scored by scoring.services.portfolio_recompute" in out:
         assert not Account.objects.filter(tier="").exclude(status="prospect").exists()
+        # Two runs a month apart, so tier migration, risers and fallers and the score trend have history.
+        runs = list(ScoringRun.objects.order_by("as_of").values_list("as_of", "status"))
+        assert runs == [(timezone.localdate() - 30 * DAY, "succeeded"), (timezone.localdate(), "succeeded")]
+        assert Account.objects.exclude(score_change=None).exists()
     else:  # the scoring service is not there (or not ready) yet, and the output says why
         assert "not scored: " in out
 
@@ -163,6 +169,13 @@ def test_some_key_accounts_are_overdue_and_some_were_just_visited(today):
     keys = Account.objects.key_accounts()
     assert keys.cadence_lapsed(today).filter(last_contact_date__lt=today - 60 * DAY).exists()
     assert keys.filter(last_contact_date__gte=today - 14 * DAY).exists()
+
+
+def test_the_cadence_check_has_run_so_lapsed_accounts_have_open_alerts(today):
+    lapsed = set(lapsed_accounts(today).values_list("id", flat=True))
+    assert lapsed
+    opened = CadenceAlert.objects.open().filter(kind=AlertKind.LAPSED_CADENCE)
+    assert set(opened.values_list("account_id", flat=True)) == lapsed
 
 
 def test_contact_dates_are_rolled_up_from_the_visits(today):

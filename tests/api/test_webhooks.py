@@ -93,6 +93,9 @@ def test_a_run_is_signed_delivered_and_retried_after_a_500(
         hook = endpoint(world.integration, receiver.url, events=["run.succeeded"])
         with django_capture_on_commit_callbacks(execute=True):
             webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+        # In-process the request makes one attempt; the retry is the sweeper's (here: sent at once).
+        assert len(receiver.requests) == 1
+        webhook_deliver_task.delay(WebhookDelivery.objects.get(endpoint=hook).pk)
     assert len(receiver.requests) == 2  # the first attempt got a 500, the retry went through
     delivery = WebhookDelivery.objects.get(endpoint=hook)
     assert (delivery.status, delivery.attempts, delivery.response_code) == (DeliveryStatus.SUCCEEDED, 2, 200)
@@ -128,6 +131,8 @@ def test_a_delivery_gives_up_after_the_last_attempt(world, make_run, django_capt
         hook = endpoint(world.integration, receiver.url, events=["run.succeeded"])
         with django_capture_on_commit_callbacks(execute=True):
             webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+        for _ in range(5):  # the sweeper's re-enqueues; nothing is attempted after the last attempt
+            webhook_deliver_task.delay(WebhookDelivery.objects.get(endpoint=hook).pk)
     delivery = WebhookDelivery.objects.get(endpoint=hook)
     assert len(receiver.requests) == 3
     assert (delivery.status, delivery.attempts, delivery.response_code) == (DeliveryStatus.FAILED, 3, 503)

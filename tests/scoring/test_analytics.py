@@ -238,8 +238,8 @@ def test_capacity_overload_and_cut_line(portfolio):
     assert kams.loc["Kim One", "overload"] == pytest.approx(1)
     assert kams.loc["Kim One", "utilisation"] == pytest.approx(1.5)
     assert kams.loc["Kim One", ["key_accounts", "fitting", "below_line"]].tolist() == [2, 1, 1]
-    # K2: a4 needs 30/180 visits, far within 10.
-    assert kams.loc["Kai Two", "visits_needed"] == pytest.approx(1 / 6)
+    # K2: a4 is a key account in tier C (180 days), capped at quarterly: 30/90 visits, far within 10.
+    assert kams.loc["Kai Two", "visits_needed"] == pytest.approx(1 / 3)
     assert kams.loc["Kai Two", "overload"] == 0
     assert result["kams"]["name"].iloc[0] == "Kim One"  # the overloaded KAM first
 
@@ -269,10 +269,12 @@ def test_cut_line_orders_by_score_per_visit_not_by_score():
     owners = {7: analytics.Kam(7, "Kim", 2)}
     result = analytics.capacity(frame, owners=owners, tier_cadences={"A": 30, "B": 90, "C": 180, "D": None})
     rows = result["accounts"]
-    # 1: 2 visits, 45 per visit; 2: 0.5 visits, 120 per visit; 3: no cadence, needs no visit at all.
-    assert rows["account_id"].tolist() == [3, 2, 1]
+    # 1: 2 visits, 45 per visit; 2: 0.5 visits, 120 per visit; 3: tier D has no default, but a key account
+    # is seen quarterly at worst: 30/90 visits, 60 per visit.
+    assert rows["account_id"].tolist() == [2, 3, 1]
+    assert rows["visits"].tolist() == pytest.approx([0.5, 1 / 3, 2])
     assert rows["fits"].tolist() == [True, True, False]
-    assert result["kams"].loc[0, "no_cadence"] == 1
+    assert result["kams"].loc[0, "no_cadence"] == 0
 
 
 def test_cadence_compliance_by_kam(portfolio):

@@ -181,3 +181,43 @@ def test_fit_clv_command_json_shape(portfolio, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["accounts"] == 3
     assert set(data) >= {"accounts", "bgnbd", "gamma_gamma"}
+
+
+def test_a_backfill_for_an_earlier_date_is_history_and_leaves_the_current_portfolio(portfolio):
+    current = portfolio_recompute(as_of=AS_OF)
+    shown = dict(Account.objects.values_list("name", "score"))
+    backfill = portfolio_recompute(as_of=datetime.date(2025, 6, 30))
+    assert backfill.status == RunStatus.SUCCEEDED
+    assert ScoreResult.objects.filter(run=backfill).exists()  # kept as history
+    assert selectors.current_run() == current
+    assert dict(Account.objects.values_list("name", "score")) == shown
+
+
+def test_the_clv_fit_learns_from_lost_customers_too(portfolio):
+    """Lost accounts are not scored, but their purchase histories inform the dropout rate of the fit."""
+    gone = Account.objects.get(name="Gone")
+    _orders(gone, [(5_000, 3_000)] * 4, start=datetime.date(2024, 1, 10))
+    totals = selectors.order_totals(AS_OF)
+    assert gone.pk in selectors.purchase_summary(totals, AS_OF).index
+    run = portfolio_recompute(as_of=AS_OF)
+    assert run.accounts_scored == 4
+    assert not ScoreResult.objects.filter(run=run, account=gone).exists()
+
+
+def test_a_key_account_is_visited_quarterly_at_worst_whatever_its_tier(portfolio, settings):
+    """DOMAIN.md section 3: tier D has no default cadence, but a key account there still gets one."""
+    settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS = 90
+    small = Account.objects.get(name="Small")
+    Account.objects.filter(pk=small.pk).update(
+        is_key=True, key_reason="Strategic reference customer", key_since=AS_OF
+    )
+    mid = Account.objects.get(name="Mid Fat")
+    Account.objects.filter(pk=mid.pk).update(cadence_days=120)  # a manager's explicit override wins
+    model = ScoringModel.objects.get(is_active=True)
+    portfolio_recompute(as_of=AS_OF)
+    small.refresh_from_db()
+    mid.refresh_from_db()
+    tier_default = model.tier_cadences.get(small.tier)
+    assert small.target_cadence_days == (min(tier_default, 90) if tier_default else 90)
+    assert small.target_cadence_days == small.effective_cadence_days(tier_default)
+    assert mid.target_cadence_days == 120

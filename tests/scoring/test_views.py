@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -230,6 +231,7 @@ def test_dashboard_compares_any_two_runs(client, world):
 def _dashboard_queries(client, user) -> int:
     client.force_login(user)
     client.get(reverse("scoring:dashboard"))  # warm up the session and the content-type cache
+    cache.clear()  # but measure the dashboard computed afresh, not its snapshot
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("scoring:dashboard"))
     assert response.status_code == 200
@@ -250,13 +252,32 @@ def test_dashboard_queries_do_not_grow_with_the_portfolio(client, world, django_
                    HTTP_HX_TARGET="dashboard-body")  # fmt: skip
 
 
+def test_the_dashboard_snapshot_is_reused_until_an_account_changes(client, world):
+    from accounts.services import account_designate
+
+    _portfolio(world, 6)
+    client.force_login(world.manager)
+    cold = _dashboard_queries(client, world.manager)
+    with CaptureQueriesContext(connection) as warm:
+        first = client.get(reverse("scoring:dashboard")).context["dash"]
+    assert len(warm.captured_queries) < cold  # the portfolio frame is not read again
+    target = Account.objects.filter(is_key=False).exclude(score=None).first()
+    account_designate(
+        account=target, is_key=True, reason="Won a framework contract", decided_by=world.manager
+    )
+    again = client.get(reverse("scoring:dashboard")).context["dash"]
+    assert again.kpis["key_accounts"] == first.kpis["key_accounts"] + 1  # the decision shows at once
+
+
 def test_capacity_page_queries_do_not_grow_with_the_portfolio(client, world):
     _portfolio(world, 2)
     client.force_login(world.manager)
     client.get(reverse("scoring:capacity"))
+    cache.clear()  # measure the uncached path both times: that is the one that could grow
     with CaptureQueriesContext(connection) as small:
         client.get(reverse("scoring:capacity"))
     _portfolio(world, 45)
+    cache.clear()
     with CaptureQueriesContext(connection) as large:
         client.get(reverse("scoring:capacity"))
     assert len(small.captured_queries) == len(large.captured_queries)

@@ -1,10 +1,10 @@
 import datetime
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.alerts import cadence_check
-from accounts.digest import digest_send
+from accounts.digest import DigestNotSent, digest_send
 
 
 class Command(BaseCommand):
@@ -26,5 +26,8 @@ class Command(BaseCommand):
             f"coverage gaps {result.coverage_opened} opened, {result.coverage_resolved} resolved."
         )
         if not no_digest:
-            sent = digest_send(today=today)
+            try:
+                sent = digest_send(today=today)
+            except DigestNotSent as exc:  # the others went out; without claims, rerunning would resend them
+                raise CommandError(str(exc)) from exc
             self.stdout.write(f"Digest: {sent} email{'s' if sent != 1 else ''} sent.")

@@ -1,13 +1,17 @@
 """`manage.py seed_demo`: a realistic, deterministic demo portfolio and the demo logins (accounts.demo)."""
 
+import datetime
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.demo import DEMO_PASSWORD, demo_logins, demo_score, demo_seed
+from accounts.alerts import cadence_check
+from accounts.demo import DEMO_PASSWORD, PREVIOUS_RUN_DAYS, demo_logins, demo_score, demo_seed
 from accounts.models import Account, User
+
+PREVIOUS_DAYS = datetime.timedelta(days=PREVIOUS_RUN_DAYS)
 
 
 class Command(BaseCommand):
@@ -57,6 +61,8 @@ class Command(BaseCommand):
             # Hook: score the demo portfolio once the scoring service exists (it is written separately).
             manager = User.objects.get(username="manager")
             scored = "not scored: --no-score" if no_score else demo_score(as_of=today, triggered_by=manager)
+            # After scoring (it sets the tier cadences), as the nightly job does: the demo shows open alerts.
+            alerts = cadence_check(today=today)
         elapsed = time.monotonic() - started
 
         self.stdout.write(self.style.SUCCESS(f"Seeded the demo portfolio (seed {seed}) in {elapsed:.1f} s:"))
@@ -69,9 +75,16 @@ class Command(BaseCommand):
             f"{summary.cm_pct_rest:.1%} at the rest"
         )
         if scored == "scored":
-            self.stdout.write("  scored by scoring.services.portfolio_recompute")
+            self.stdout.write(
+                f"  scored by scoring.services.portfolio_recompute as of {today - PREVIOUS_DAYS:%Y-%m-%d} "
+                f"and {today:%Y-%m-%d}"
+            )
         else:
             self.stdout.write(self.style.WARNING(f"  {scored}"))
+        self.stdout.write(
+            f"  cadence check: {alerts.lapsed_opened} lapsed-cadence alerts and "
+            f"{alerts.coverage_opened} coverage gaps open, {alerts.escalated} escalated"
+        )
         self._print_logins()
 
     def _print_logins(self) -> None:
