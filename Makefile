@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate seed worker beat bench clean
+.PHONY: help run test lint format migrate seed worker beat bench loadtest clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -53,6 +53,9 @@ worker: $(STAMP)  ## A Celery worker (needs REDIS_URL)
 
 beat: $(STAMP)  ## The Celery beat scheduler (needs REDIS_URL)
 	$(BIN)/celery -A kam beat --loglevel=INFO
+
+loadtest: $(STAMP)  ## gunicorn + PostgreSQL + Redis, 10,000 demo accounts, locust for 2 minutes (tests/load/run.sh)
+	bash tests/load/run.sh
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .coverage htmlcov

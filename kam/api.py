@@ -25,7 +25,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connections
+from django.db import IntegrityError, InterfaceError, OperationalError, connections
 from django.http import Http404, HttpResponse
 from django.urls import register_converter
 from django.utils import timezone
@@ -391,6 +391,14 @@ def problem_exception_handler(exc, context):
         # A concurrent request wrote the same row between our check and our write.
         log.info("API integrity conflict: %s", exc)
         exc = Conflict("Another request changed the same data at the same time; send the request again.")
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable (restarting, failing over): temporary, so 503 with Retry-After.
+        log.warning("API request while the database is unavailable: %s", exc)
+        exc = ServiceUnavailable(
+            "The database is temporarily unavailable; try again in a moment.",
+            code="database_unavailable",
+            retry_after=30,
+        )
 
     set_rollback()
     if not isinstance(exc, exceptions.APIException):
