@@ -10,5 +10,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+# Serve from the apps' static folders, so tests never depend on a collectstatic run (a fresh clone has none).
+WHITENOISE_USE_FINDERS = True
 # Per-process memory, emptied before every test (tests/conftest.py): never the Redis the broker uses.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kam-tests"}}
