@@ -563,7 +563,7 @@ def estimate_clv_from_summary(
     min_repeaters: int = 20,
     min_gg_repeaters: int = 10,
 ) -> CLVResult:
-    """:func:`estimate_clv` from a summary already computed (e.g. aggregated in SQL) with the columns of
+    """:func:`estimate_clv` from a summary already computed (selectors.purchase_summary) with the columns of
     :func:`rfm_summary` (at least x, t_x, T, monetary, mean_margin, n_occasions)."""
     kw = {"horizon_months": horizon_months, "annual_discount_rate": annual_discount_rate}
     n = len(summary)

@@ -250,13 +250,116 @@ TOTALS_COLUMNS = (
 )
 
 
+# Columns of order_totals(), indexed by account_id.
+ORDER_TOTALS_COLUMNS: tuple[str, ...] = (
+    "first_date", "last_date", "n_occasions", "total_margin", "first_margin",
+    *TOTALS_COLUMNS, "orders",
+)  # fmt: skip
+
+
+def order_totals(
+    account_ids: np.ndarray, days: np.ndarray, revenue: np.ndarray, cost: np.ndarray, as_of: Any
+) -> pd.DataFrame:
+    """Per account, from raw order rows: the 12-month window totals and the purchase-occasion summary.
+
+    Inputs are parallel arrays, one entry per order: account id, order date as days since 1970-01-01,
+    revenue and variable cost. Orders after ``as_of`` are ignored. Returns one row per account with at least
+    one order, indexed by account_id, with ORDER_TOTALS_COLUMNS:
+
+        first_date, last_date   first and last purchase day (datetime64[D]); last_order_date = last_date
+        n_occasions             distinct purchase days: same-day orders are one occasion (DOMAIN.md section 8)
+        total_margin            sum of revenue - cost over all orders
+        first_margin            the margin of the first purchase day, which Gamma-Gamma leaves out
+        revenue_12m, variable_cost_12m, revenue_prev_12m, order_count_12m  over the windows above
+        orders                  number of orders
+
+    O(n log n) in one in-place sort of (account, day) keys, which gives the distinct purchase days and each
+    account's first and last day in one pass; every sum is one np.bincount over dense account codes and
+    window slots. Twenty million orders take a few seconds and about 40 bytes per order beyond the input.
+    """
+    today = _day_number(as_of)
+    ids = np.asarray(account_ids)
+    days = np.asarray(days)
+    revenue = np.asarray(revenue, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    if len(days) and days.max() > today:
+        keep = days <= today
+        ids, days, revenue, cost = ids[keep], days[keep], revenue[keep], cost[keep]
+    if np.isnan(revenue).any():
+        revenue = np.nan_to_num(revenue)
+    if np.isnan(cost).any():
+        cost = np.nan_to_num(cost)
+    if not len(days):
+        empty = pd.DataFrame({c: pd.Series(dtype=float) for c in ORDER_TOTALS_COLUMNS})
+        for c in ("first_date", "last_date", "last_order_date"):
+            empty[c] = empty[c].astype("datetime64[s]")
+        return empty.rename_axis("account_id")
+    codes, accounts = pd.factorize(ids, sort=True)
+    m = len(accounts)
+
+    # Distinct (account, day) pairs: sort code * span + day offset; a pair starts where the key changes.
+    low = int(days.min())
+    span = int(days.max()) - low + 1
+    key = codes.astype(np.int64)
+    key *= span
+    key += days
+    key -= low
+    key.sort()
+    starts = np.empty(len(key), dtype=bool)
+    starts[0] = True
+    np.not_equal(key[1:], key[:-1], out=starts[1:])
+    pairs = key[starts]
+    del key, starts
+    pair_account, pair_day = np.divmod(pairs, span)
+    del pairs
+    pair_day += low
+    n_occasions = np.bincount(pair_account, minlength=m)
+    # Every account has a pair, and pairs are sorted by account then day: first and last day per account.
+    first_pair = np.flatnonzero(np.r_[True, pair_account[1:] != pair_account[:-1]])
+    first = pair_day[first_pair]
+    last = pair_day[np.r_[first_pair[1:] - 1, len(pair_day) - 1]]
+    del pair_account, pair_day
+
+    # Slot = window * m + code, window 0 = trailing 12 months, 1 = the 12 before, 2 = older: one bincount
+    # per amount gives every window of every account.
+    slots = (days <= today - WINDOW_DAYS).astype(np.intp)
+    slots += days <= today - 2 * WINDOW_DAYS
+    slots *= m
+    slots += codes
+    shape = (3, m)
+    rev = np.bincount(slots, weights=revenue, minlength=3 * m).reshape(shape)
+    var = np.bincount(slots, weights=cost, minlength=3 * m).reshape(shape)
+    count = np.bincount(slots, minlength=3 * m).reshape(shape)
+    del slots
+    on_first = days == first[codes]
+    first_margin = np.bincount(codes[on_first], weights=revenue[on_first] - cost[on_first], minlength=m)
+
+    dates_first, dates_last = first.astype("datetime64[D]"), last.astype("datetime64[D]")
+    return pd.DataFrame(
+        {
+            "first_date": dates_first,
+            "last_date": dates_last,
+            "n_occasions": n_occasions.astype(float),
+            "total_margin": rev.sum(axis=0) - var.sum(axis=0),
+            "first_margin": first_margin,
+            "revenue_12m": rev[0],
+            "variable_cost_12m": var[0],
+            "revenue_prev_12m": rev[1],
+            "order_count_12m": count[0].astype(float),
+            "last_order_date": dates_last,
+            "orders": count.sum(axis=0).astype(float),
+        },
+        index=pd.Index(accounts, name="account_id"),
+    )
+
+
 def criteria_from_totals(
     totals: pd.DataFrame,
     accounts: pd.DataFrame,
     as_of: Any,
     clv: pd.DataFrame | pd.Series | None = None,
 ) -> pd.DataFrame:
-    """The same criteria as compute_criteria, from per-account window totals already aggregated (e.g. in SQL).
+    """The same criteria as compute_criteria, from per-account window totals already aggregated (order_totals).
 
     ``totals`` is indexed by account_id with TOTALS_COLUMNS computed over the same windows as
     compute_criteria; accounts absent from it have no orders. ``as_of`` is accepted for symmetry: the windows

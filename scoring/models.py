@@ -229,9 +229,19 @@ class ScoreResult(models.Model):
 
     # No single-column FK indexes: the unique (run, account) and the (account, run) index cover both
     # lookups, and every index costs time when a run writes a million rows.
-    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="results", db_index=False)
+    # No database-level foreign keys either: PostgreSQL checks them row by row, locking every referenced
+    # account (a quarter of the write time of a run), and this table is only ever written by a run, with
+    # the ids it has just read. Django still cascades deletes of runs and accounts to their results, and
+    # publishing a run removes the results of accounts deleted while it computed (services._publish).
+    run = models.ForeignKey(
+        ScoringRun, on_delete=models.CASCADE, related_name="results", db_index=False, db_constraint=False
+    )
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="score_results", db_index=False
+        Account,
+        on_delete=models.CASCADE,
+        related_name="score_results",
+        db_index=False,
+        db_constraint=False,
     )
     score = models.FloatField()
     rank = models.PositiveIntegerField()

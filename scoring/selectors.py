@@ -1,4 +1,4 @@
-"""Reads for scoring: the active model, and the bulk inputs of a portfolio recompute aggregated in SQL."""
+"""Reads for scoring: the active model, and the bulk inputs of a portfolio recompute, streamed with COPY."""
 
 import datetime
 import io
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
-from accounts.models import Account, AccountStatus
+from accounts.models import Account, AccountStatus, Order
+from scoring import engine
 from scoring.models import ScoringModel, ScoringRun
 
 # Used until a manager saves a scoring model: monthly for key (A) accounts, quarterly and half-yearly below,
@@ -28,16 +29,8 @@ def current_run() -> ScoringRun | None:
     return ScoringRun.objects.select_related("model").current()
 
 
-def read_frame(sql: str, params: list, columns: list[str], *, work_mem: str | None = None) -> pd.DataFrame:
-    """Run a query and return a DataFrame; on PostgreSQL through COPY, several times faster than fetchall.
-
-    `work_mem` (e.g. "256MB") raises PostgreSQL's sort and hash memory for this one statement, for the
-    whole-portfolio scans of a scoring run; page queries leave it alone and stay a single round trip.
-    """
-    if work_mem and connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
-            return read_frame(sql, params, columns)
+def read_frame(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
+    """Run a query and return a DataFrame; on PostgreSQL through COPY, several times faster than fetchall."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             buffer = io.StringIO()
@@ -51,59 +44,91 @@ def read_frame(sql: str, params: list, columns: list[str], *, work_mem: str | No
         return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
 
 
-ORDER_TOTALS_COLUMNS = [
-    "account_id",
-    "first_date",
-    "last_date",
-    "n_occasions",
-    "total_margin",
-    "first_margin",
-    "revenue_12m",
-    "variable_cost_12m",
-    "revenue_prev_12m",
-    "order_count_12m",
-    "last_order_date",
-    "orders",
-]
+# Heap blocks read per COPY: about 1.5 million orders, so twenty million never sit in memory as text at once.
+ORDER_CHUNK_BLOCKS = 16_384
 
 
 def order_totals(as_of: datetime.date) -> pd.DataFrame:
-    """Per account, in one pass over the orders: the 12-month windows and the purchase-occasion summary.
+    """Per account: the 12-month windows and the purchase-occasion summary (engine.order_totals).
 
-    Orders of one account on one calendar day are one purchase occasion (DOMAIN.md section 8), so the
-    inner query groups by day first; the window function finds each account's first occasion, whose margin
-    the Gamma-Gamma model leaves out. Money is summed as floating point: numeric aggregation is several
-    times slower in PostgreSQL, and the engine works in floats anyway (the stored results are rounded).
+    The database only streams the raw orders (account, day number, revenue, cost); the aggregation runs in
+    numpy. That is three times faster than grouping in SQL (the by-day grouping and the window for the first
+    occasion need a hash and a sort of every order), and it is one code path for PostgreSQL and SQLite.
     """
-    start_12 = as_of - datetime.timedelta(days=365)
-    start_24 = as_of - datetime.timedelta(days=730)
-    sql = """
-        SELECT account_id, MIN(day), MAX(day), COUNT(*), SUM(rev - cost),
-               SUM(CASE WHEN day = first_day THEN rev - cost ELSE 0 END),
-               SUM(CASE WHEN day > %s THEN rev ELSE 0 END),
-               SUM(CASE WHEN day > %s THEN cost ELSE 0 END),
-               SUM(CASE WHEN day > %s AND day <= %s THEN rev ELSE 0 END),
-               SUM(CASE WHEN day > %s THEN n ELSE 0 END),
-               MAX(day), SUM(n)
-        FROM (
-            SELECT account_id, day, rev, cost, n, MIN(day) OVER (PARTITION BY account_id) AS first_day
-            FROM (
-                SELECT account_id, date AS day, SUM(CAST(revenue AS FLOAT)) AS rev,
-                       SUM(CAST(variable_cost AS FLOAT)) AS cost, COUNT(*) AS n
-                FROM accounts_order WHERE date <= %s
-                GROUP BY account_id, date
-            ) daily
-        ) occasions
-        GROUP BY account_id
+    if connection.vendor == "postgresql":
+        ids, days, revenue, cost = _order_arrays_postgresql(as_of)
+    else:
+        ids, days, revenue, cost = _order_arrays_generic(as_of)
+    return engine.order_totals(ids, days, revenue, cost, as_of)
+
+
+def _order_arrays_postgresql(as_of: datetime.date):
+    """Stream the orders up to `as_of` with COPY, in ranges of heap blocks (TID range scans, PostgreSQL 14+).
+
+    The ranges are read in one REPEATABLE READ transaction when we own it, so an order updated during the
+    read is seen once; a caller's own transaction keeps its isolation.
     """
-    params = [start_12, start_12, start_24, start_12, start_12, as_of]
-    frame = read_frame(sql, params, ORDER_TOTALS_COLUMNS, work_mem="256MB")
-    for column in ("first_date", "last_date", "last_order_date"):
-        frame[column] = pd.to_datetime(frame[column]).to_numpy().astype("datetime64[D]")
-    for column in ORDER_TOTALS_COLUMNS[3:]:
-        if column != "last_order_date":
-            frame[column] = pd.to_numeric(frame[column]).astype(float)
-    return frame.set_index("account_id")
+    table = Order._meta.db_table
+    columns = ["account_id", "day", "revenue", "cost"]
+    dtypes = {"account_id": np.int64, "day": np.int32, "revenue": np.float64, "cost": np.float64}
+    parts = []
+    owned = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if owned:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
+        blocks = int(cursor.fetchone()[0])
+        starts = (
+            list(range(0, max(blocks, 1), ORDER_CHUNK_BLOCKS)) if connection.pg_version >= 140000 else [0]
+        )
+        for i, start in enumerate(starts):
+            ranges = []
+            if len(starts) > 1:
+                ranges.append(f"ctid >= '({start},0)'::tid")
+                if i + 1 < len(starts):
+                    ranges.append(f"ctid < '({starts[i + 1]},0)'::tid")
+            where = " AND ".join(["date <= %s", *ranges])
+            # The table name is our model's; the TID bounds are integers we computed.
+            sql = f"SELECT account_id, date - DATE '1970-01-01', revenue, variable_cost FROM {table} WHERE {where}"  # noqa: S608
+            query = cursor.mogrify(sql, [as_of]).decode()
+            buffer = io.BytesIO()
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+            if buffer.tell():
+                buffer.seek(0)
+                parts.append(pd.read_csv(buffer, header=None, names=columns, dtype=dtypes, engine="c"))
+            del buffer
+    return _concat_columns(parts, columns, dtypes)
+
+
+def _order_arrays_generic(as_of: datetime.date):
+    columns = ["account_id", "day", "revenue", "cost"]
+    dtypes = {"account_id": np.int64, "day": np.int32, "revenue": np.float64, "cost": np.float64}
+    parts = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT account_id, date, revenue, variable_cost FROM {Order._meta.db_table} WHERE date <= %s",  # noqa: S608
+            [as_of],
+        )
+        while rows := cursor.fetchmany(100_000):
+            part = pd.DataFrame.from_records(rows, columns=columns)
+            part["day"] = pd.to_datetime(part["day"]).to_numpy().astype("datetime64[D]").view(np.int64)
+            for column in ("revenue", "cost"):
+                part[column] = pd.to_numeric(part[column], errors="coerce")
+            parts.append(part.astype(dtypes))
+    return _concat_columns(parts, columns, dtypes)
+
+
+def _concat_columns(parts: list[pd.DataFrame], columns: list[str], dtypes: dict):
+    """One array per column, built a column at a time so the peak is one column's copy, not the frame's."""
+    arrays = []
+    for column in columns:
+        if parts:
+            arrays.append(np.concatenate([part[column].to_numpy() for part in parts]))
+        else:
+            arrays.append(np.empty(0, dtype=dtypes[column]))
+        for part in parts:
+            del part[column]
+    return arrays
 
 
 def purchase_summary(totals: pd.DataFrame, as_of: datetime.date) -> pd.DataFrame:
@@ -132,15 +157,14 @@ def purchase_summary(totals: pd.DataFrame, as_of: datetime.date) -> pd.DataFrame
 
 def scored_accounts() -> pd.DataFrame:
     """The accounts a run scores (every account not marked lost) with the manager ratings."""
-    rows = (
-        Account.objects.exclude(status=AccountStatus.LOST)
-        .order_by()
-        .values_list("id", "image_rating", "partnership_rating", "strategic_rating")
+    columns = ["account_id", "image_rating", "partnership_rating", "strategic_rating"]
+    frame = read_frame(
+        f"SELECT id, image_rating, partnership_rating, strategic_rating FROM {Account._meta.db_table} "  # noqa: S608
+        "WHERE status <> %s",
+        [AccountStatus.LOST],
+        columns,
     )
-    frame = pd.DataFrame.from_records(
-        list(rows.iterator(chunk_size=20_000)),
-        columns=["account_id", "image_rating", "partnership_rating", "strategic_rating"],
-    )
-    for column in ("image_rating", "partnership_rating", "strategic_rating"):
+    frame["account_id"] = frame["account_id"].astype(np.int64)
+    for column in columns[1:]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame

@@ -6,7 +6,6 @@ that also marks the run succeeded, so a run that fails part-way leaves the previ
 """
 
 import datetime
-import io
 import logging
 import time
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.webhooks import webhooks_emit_run_succeeded
+from kam import pgcopy
 from scoring import clv as clv_model
 from scoring import engine, selectors
 from scoring.models import CRITERIA, RunStatus, ScoreResult, ScoringModel, ScoringRun
@@ -249,6 +249,14 @@ def _publish(run: ScoringRun, frame: pd.DataFrame) -> None:
             cursor.execute(f"ANALYZE {ScoreResult._meta.db_table}")
     else:
         _bulk_create_results(run.pk, frame)
+    r, a = ScoreResult._meta.db_table, Account._meta.db_table
+    with connection.cursor() as cursor:
+        # Accounts deleted while the run computed: their results would belong to nobody (no database FK).
+        cursor.execute(
+            f"DELETE FROM {r} WHERE {r}.run_id = %s AND NOT EXISTS "  # noqa: S608 - our table names
+            f"(SELECT 1 FROM {a} WHERE {a}.id = {r}.account_id)",
+            [run.pk],
+        )
     # Re-running the same model and as-of date replaces the earlier result.
     ScoringRun.objects.filter(model=run.model, as_of=run.as_of, status=RunStatus.SUCCEEDED).exclude(
         pk=run.pk
@@ -259,17 +267,29 @@ def _publish(run: ScoringRun, frame: pd.DataFrame) -> None:
         _update_accounts(run)
 
 
+# PostgreSQL column kinds of a result row, for the binary COPY (kam.pgcopy).
+RESULT_KINDS = {
+    "run_id": "int8",
+    "account_id": "int8",
+    "score": "float8",
+    "rank": "int4",
+    "tier": "text",
+    "revenue": "numeric:2",
+    "revenue_prev": "numeric:2",
+    "cm": "numeric:2",
+    "cm_pct": "float8",
+    "clv": "numeric:2",
+    **dict.fromkeys(("p_alive", "growth", "image", "partnership", "strategic"), "float8"),
+    **{f"{c}_norm": "float8" for c in CRITERIA},
+    **{f"{c}_points": "float8" for c in CRITERIA},
+    "missing": "text",
+}
+
+
 def _copy_results(run_id: int, frame: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    out = frame.copy()
-    out.insert(0, "run_id", run_id)
-    out.to_csv(buffer, index=False, header=False, na_rep="\\N")
-    buffer.seek(0)
-    columns = ", ".join(["run_id", *RESULT_COLUMNS])
+    out = frame.assign(run_id=run_id)
     with connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY {ScoreResult._meta.db_table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
-        )
+        pgcopy.copy_frame(cursor, ScoreResult._meta.db_table, out, RESULT_KINDS)
 
 
 def _bulk_create_results(run_id: int, frame: pd.DataFrame) -> None:

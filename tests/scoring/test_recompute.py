@@ -221,3 +221,30 @@ def test_a_key_account_is_visited_quarterly_at_worst_whatever_its_tier(portfolio
     assert small.target_cadence_days == (min(tier_default, 90) if tier_default else 90)
     assert small.target_cadence_days == small.effective_cadence_days(tier_default)
     assert mid.target_cadence_days == 120
+
+
+def test_an_account_deleted_while_the_run_computes_gets_no_result(portfolio, monkeypatch):
+    """Results have no database foreign key (speed); publishing drops those of accounts deleted meanwhile."""
+    doomed = Account.objects.get(name="No Orders")
+    real = selectors.scored_accounts
+
+    def read_then_delete():
+        frame = real()
+        Account.objects.filter(pk=doomed.pk).delete()
+        return frame
+
+    monkeypatch.setattr(selectors, "scored_accounts", read_then_delete)
+    run = portfolio_recompute(as_of=AS_OF)
+    assert run.status == RunStatus.SUCCEEDED
+    assert not ScoreResult.objects.filter(account_id=doomed.pk).exists()
+    assert ScoreResult.objects.filter(run=run).count() == 3
+
+
+def test_deleting_an_account_or_a_run_deletes_its_results(portfolio):
+    run = portfolio_recompute(as_of=AS_OF)
+    account = Account.objects.get(name="No Orders")
+    assert ScoreResult.objects.filter(account=account).exists()
+    account.delete()
+    assert not ScoreResult.objects.filter(account_id=account.pk).exists()
+    run.delete()
+    assert not ScoreResult.objects.filter(run_id=run.pk).exists()

@@ -1,0 +1,94 @@
+"""engine.order_totals by hand, and the database read behind it on both back ends."""
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring import engine, selectors
+from tests.factories import AccountFactory, OrderFactory
+
+AS_OF = datetime.date(2026, 6, 30)
+
+
+def _day(text: str) -> int:
+    return int(np.datetime64(text, "D").astype(np.int64))
+
+
+def test_order_totals_by_hand():
+    # Account 7: two orders on its first day (one occasion), one a year and a half ago, one last month, one
+    # after as_of (ignored). Account 3: a single order in the previous 12-month window.
+    rows = [
+        (7, "2024-11-02", 100.0, 60.0),
+        (7, "2024-11-02", 50.0, 20.0),
+        (7, "2025-12-31", 200.0, 150.0),
+        (7, "2026-06-01", 80.0, 40.0),
+        (7, "2026-07-01", 999.0, 0.0),
+        (3, "2025-03-01", 400.0, 100.0),
+    ]
+    ids, days, revenue, cost = zip(*[(a, _day(d), r, c) for a, d, r, c in rows], strict=True)
+    totals = engine.order_totals(np.array(ids), np.array(days), np.array(revenue), np.array(cost), AS_OF)
+
+    assert list(totals.index) == [3, 7]
+    seven = totals.loc[7]
+    assert seven["first_date"] == pd.Timestamp("2024-11-02")
+    assert seven["last_date"] == seven["last_order_date"] == pd.Timestamp("2026-06-01")
+    assert seven["n_occasions"] == 3  # the two orders of 2024-11-02 are one purchase occasion
+    assert seven["orders"] == 4
+    assert seven["total_margin"] == pytest.approx(40 + 30 + 50 + 40)
+    assert seven["first_margin"] == pytest.approx(70)  # both orders of the first day
+    # Trailing 12 months = (2025-06-30, 2026-06-30]; previous = (2024-06-30, 2025-06-30].
+    assert seven["revenue_12m"] == pytest.approx(280)
+    assert seven["variable_cost_12m"] == pytest.approx(190)
+    assert seven["order_count_12m"] == 2
+    assert seven["revenue_prev_12m"] == pytest.approx(150)
+    three = totals.loc[3]
+    assert (three["n_occasions"], three["orders"], three["revenue_12m"], three["revenue_prev_12m"]) == (
+        1,
+        1,
+        0,
+        400,
+    )
+
+
+def test_order_totals_of_no_orders_is_an_empty_frame_with_the_columns():
+    empty = np.array([], dtype=np.int64)
+    totals = engine.order_totals(empty, empty, empty.astype(float), empty.astype(float), AS_OF)
+    assert totals.empty
+    assert list(totals.columns) == list(engine.ORDER_TOTALS_COLUMNS)
+    summary = selectors.purchase_summary(totals, AS_OF)
+    assert summary.empty
+
+
+def test_missing_amounts_count_as_zero():
+    totals = engine.order_totals(
+        np.array([1, 1]),
+        np.array([_day("2026-01-01")] * 2),
+        np.array([10.0, np.nan]),
+        np.array([np.nan, 2.0]),
+        AS_OF,
+    )
+    assert totals.loc[1, "revenue_12m"] == 10
+    assert totals.loc[1, "total_margin"] == 8
+
+
+@pytest.mark.django_db
+def test_the_database_read_matches_the_pure_aggregation(monkeypatch):
+    """Whatever the back end and however many heap-block chunks the read takes, the totals are the same."""
+    rng = np.random.default_rng(3)
+    accounts = [AccountFactory() for _ in range(6)]
+    expected_rows = []
+    for _ in range(300):
+        account = accounts[int(rng.integers(0, 6))]
+        date = AS_OF - datetime.timedelta(days=int(rng.integers(-20, 900)))
+        revenue, cost = round(float(rng.uniform(10, 5000)), 2), round(float(rng.uniform(0, 10)), 2)
+        OrderFactory(account=account, date=date, revenue=revenue, variable_cost=cost)
+        expected_rows.append((account.pk, np.datetime64(date, "D").astype(np.int64), revenue, cost))
+    ids, days, revenue, cost = (np.array(column) for column in zip(*expected_rows, strict=True))
+    expected = engine.order_totals(ids, days, revenue, cost, AS_OF)
+
+    # One heap block per COPY on PostgreSQL: many chunks, every order read exactly once.
+    monkeypatch.setattr(selectors, "ORDER_CHUNK_BLOCKS", 1)
+    actual = selectors.order_totals(AS_OF)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_index_type=False)
