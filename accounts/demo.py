@@ -498,6 +498,7 @@ def demo_score(*, as_of: datetime.date, triggered_by: User) -> str:
 class _Generator:
     def __init__(self, *, accounts: int, seed: int, months: int, today: datetime.date):
         self.n = accounts
+        self.seed = seed
         self.rng = random.Random(seed)
         self.np = np.random.default_rng(seed)
         self.today = today
@@ -940,6 +941,8 @@ class _Generator:
 
     def _write_visits(self, plans: list[_Plan]) -> None:
         rng, users, rows, met = self.rng, self.users, [], []
+        # Costs come from their own stream, so adding them left every other demo fact as it was.
+        cost_rng = random.Random(f"visit-costs-{self.seed}")
         for p in plans:
             for day, kind, by, people in p.visits:
                 date = self.today - datetime.timedelta(days=day)
@@ -956,6 +959,7 @@ class _Generator:
                         summary=VISIT_TEXT[kind].format(site=site, who=who, topic=rng.choice(TOPICS)),
                         next_steps=rng.choice(NEXT_STEPS).format(site=site),
                         follow_up_date=follow_up,
+                        cost=_visit_cost(cost_rng, kind),
                     )
                 )
                 met.append(present)
@@ -1172,3 +1176,23 @@ def _summary(today: datetime.date) -> DemoSummary:
         cm_pct_top10=cm_pct(revenue[:10]),
         cm_pct_rest=cm_pct(revenue[10:]),
     )
+
+
+# What a contact of each kind costs the seller (travel, time, hospitality), low and high, in currency units.
+VISIT_COST_RANGE = {
+    VisitKind.ON_SITE: (150, 600),
+    VisitKind.SITE_TOUR: (300, 900),
+    VisitKind.MEETING: (100, 400),
+    VisitKind.VIDEO: (10, 60),
+    VisitKind.PHONE: (5, 30),
+    VisitKind.REVIEW: (400, 1200),
+    VisitKind.SOCIAL: (200, 800),
+}
+
+
+def _visit_cost(rng: random.Random, kind: str) -> Decimal | None:
+    """A plausible cost for a demo visit; one in four is left unlogged, as reps do."""
+    if rng.random() < 0.25:
+        return None
+    low, high = VISIT_COST_RANGE.get(kind, (50, 300))
+    return Decimal(rng.randint(low, high))

@@ -224,7 +224,16 @@ def influencer_rows(accounts: QuerySet[Account]) -> Iterator[tuple]:
         )
 
 
-VISIT_COLUMNS = ("account_reference", "date", "kind", "summary", "logged_by", "next_steps", "follow_up_date")
+VISIT_COLUMNS = (
+    "account_reference",
+    "date",
+    "kind",
+    "summary",
+    "logged_by",
+    "next_steps",
+    "follow_up_date",
+    "cost",
+)
 
 
 def visit_rows(accounts: QuerySet[Account]) -> Iterator[tuple]:
@@ -239,9 +248,10 @@ def visit_rows(accounts: QuerySet[Account]) -> Iterator[tuple]:
             "logged_by__username",
             "next_steps",
             "follow_up_date",
+            "cost",
         )
     )
-    for ref, date, kind, summary, logged_by, next_steps, follow_up in visits.iterator(chunk_size=CHUNK):
+    for ref, date, kind, summary, logged_by, next_steps, follow_up, cost in visits.iterator(chunk_size=CHUNK):
         yield (
             _text(ref),
             date.isoformat(),
@@ -250,6 +260,7 @@ def visit_rows(accounts: QuerySet[Account]) -> Iterator[tuple]:
             _text(logged_by),
             _text(next_steps),
             follow_up.isoformat() if follow_up else "",
+            "" if cost is None else str(cost),
         )
 
 

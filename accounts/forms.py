@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ class VisitForm(forms.ModelForm):
 
     class Meta:
         model = Visit
-        fields = ["date", "kind", "influencers", "summary", "next_steps", "follow_up_date"]
+        fields = ["date", "kind", "influencers", "summary", "next_steps", "follow_up_date", "cost"]
         widgets = {
             "date": DateInput(),
             "follow_up_date": DateInput(),
@@ -44,6 +45,8 @@ class VisitForm(forms.ModelForm):
 
     def __init__(self, *args, account: Account, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["cost"].label = f"Cost to serve, {settings.KAM_CURRENCY}"
+        self.fields["cost"].widget.attrs.update({"inputmode": "decimal", "min": "0", "step": "0.01"})
         self.fields["influencers"].queryset = account.influencers.active().order_by("name")
         if not self.is_bound:
             self.initial.setdefault("date", timezone.localdate())

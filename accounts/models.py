@@ -388,6 +388,15 @@ class Visit(TimeStampedModel):
     summary = models.TextField()
     next_steps = models.TextField(blank=True)
     follow_up_date = models.DateField(null=True, blank=True)
+    # What serving the account cost on this contact; the denominator of ROCI (DOMAIN.md section 2).
+    cost = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="What this contact cost us: travel, time, hospitality, samples. Leave empty if not known.",
+    )
 
     class Meta:
         ordering = ["-date", "-id"]
@@ -395,7 +404,10 @@ class Visit(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(follow_up_date__isnull=True) | Q(follow_up_date__gte=F("date")),
                 name="visit_follow_up_after_visit",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0), name="visit_cost_non_negative"
+            ),
         ]
         indexes = [
             # The account timeline and the last-contact roll-up.

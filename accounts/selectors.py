@@ -126,6 +126,14 @@ def order_summary(account: Account, *, today: datetime.date) -> dict:
     agg["growth"] = (
         (agg["revenue_12m"] - agg["revenue_prev"]) / agg["revenue_prev"] if agg["revenue_prev"] else None
     )
+    # Return on customer investment (DOMAIN.md section 2): CM per unit of the cost to serve logged on the
+    # account's visits in the same 12 months; unknown until a cost is logged.
+    costs = Visit.objects.filter(account=account, date__gt=start_12, date__lte=today).aggregate(
+        cost_to_serve_12m=Sum("cost"), costed_visits_12m=Count("id", filter=Q(cost__isnull=False))
+    )
+    agg.update(costs)
+    cost = costs["cost_to_serve_12m"]
+    agg["roci"] = agg["cm_12m"] / cost if cost else None
     return agg
 
 

@@ -1,6 +1,7 @@
 """Writes that span models or have side effects. Keyword-only, typed, atomic."""
 
 import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
@@ -35,6 +36,7 @@ def visit_log(
     next_steps: str = "",
     follow_up_date: datetime.date | None = None,
     influencers=(),
+    cost: Decimal | None = None,
     replay_window: datetime.timedelta | None = None,
 ) -> Visit:
     """Log a visit and roll it up: the account's last contact, its due date, each influencer's last contact.
@@ -54,6 +56,7 @@ def visit_log(
                 summary=summary,
                 next_steps=next_steps,
                 follow_up_date=follow_up_date,
+                cost=cost,
                 created_at__gte=timezone.now() - replay_window,
             )
             .order_by("-id")
@@ -69,6 +72,7 @@ def visit_log(
         summary=summary,
         next_steps=next_steps,
         follow_up_date=follow_up_date,
+        cost=cost,
     )
     influencers = list(influencers)
     if influencers:

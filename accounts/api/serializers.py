@@ -318,6 +318,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "next_steps",
             "follow_up_date",
             "influencers",
+            "cost",
             "logged_by",
             "created_at",
         ]
@@ -336,6 +337,16 @@ class VisitCreateSerializer(serializers.Serializer):
         default=list,
         max_length=100,
         help_text="Ids of the account's buying influencers who were there.",
+    )
+    cost = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="What this contact cost (travel, time, hospitality), in the installation's currency; "
+        "feeds the account's return on customer investment (ROCI).",
     )
 
     def validate_date(self, value):

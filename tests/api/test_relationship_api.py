@@ -263,3 +263,16 @@ def test_an_integration_key_acknowledges_on_any_account_but_its_session_cannot(w
     assert_problem(session_as(world.integration).post(ack), 403)
     response = key_for(world.integration, [ApiScope.WRITE_VISITS]).post(ack)
     assert response.json()["acknowledged_by"] == world.integration.pk
+
+
+def test_the_api_takes_and_shows_the_cost(world, key_for, match_schema):
+    client = key_for(world.rep, [ApiScope.READ, ApiScope.WRITE_VISITS])
+    address = f"/api/v1/accounts/{world.rep_account.pk}/visits/"
+    payload = {"date": TODAY().isoformat(), "kind": "meeting", "summary": "Review", "cost": "80.00"}
+    response = client.post(address, payload, format="json")
+    assert response.status_code == 201, response.content
+    match_schema(response, "/api/v1/accounts/{account_pk}/visits/", "post")
+    assert response.json()["cost"] == "80.00"
+    body = assert_problem(client.post(address, payload | {"cost": "-1"}, format="json"), 400, field="cost")
+    assert "greater than or equal to 0" in str(body["errors"]["cost"])
+    assert Visit.objects.count() == 1
