@@ -128,10 +128,15 @@ class Importer:
         return values
 
     def money(
-        self, frame: pd.DataFrame, name: str, *, default: str | None = None
+        self, frame: pd.DataFrame, name: str, *, default: str | None = None, optional: bool = False
     ) -> tuple[pd.Series, np.ndarray]:
         """(decimal text, ok mask): thousands separators and decimal commas understood, negative amounts
-        and amounts too large for the database refused. Text, not floats: the database rounds to cents."""
+        and amounts too large for the database refused. Text, not floats: the database rounds to cents.
+        With `optional`, an empty cell is None (not known) rather than a default or a problem."""
+        if optional:
+            empty = (parsing.strip_text(frame[name]) == "").to_numpy()
+            values, ok = self.money(frame, name, default="0")
+            return values.astype(object).where(~empty, None), ok
         fast = parsing.fast_decimal(frame[name], default)
         if fast is not None:
             text, numeric = fast

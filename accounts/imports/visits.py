@@ -1,12 +1,14 @@
-"""Visits: account reference, date, kind, summary, logged by (username or email).
+"""Visits: account reference, date, kind, summary, logged by (username or email), cost to serve (optional).
 
-A visit has no reference, so it is identified by its values: (account, date, kind, summary). A file with k
+A visit has no reference, so it is identified by its values: (account, date, kind, summary); its cost is
+written when the visit is created (a re-import does not change the cost of a visit already logged). A file with k
 identical visits ensures k exist, creating only the missing ones, so importing a file twice changes
 nothing. After writing, each touched account's last contact and next due date are rolled up (as logging a
 visit does, explicitly, in bulk) and the cadence alerts that no longer apply are resolved.
 """
 
 from collections import Counter
+from decimal import Decimal
 
 import pandas as pd
 from django.db.models import Max
@@ -24,6 +26,7 @@ class VisitImporter(Importer):
         Field("kind", help=", ".join(VisitKind.values) + " (on_site when empty)"),
         Field("summary", required=True),
         Field("logged_by", help="username or email"),
+        Field("cost", help="what the contact cost, 0 or more; empty when not known"),
     )
 
     def __init__(self, *args, **kwargs):
@@ -46,7 +49,10 @@ class VisitImporter(Importer):
         kind, kind_ok = self.choice(frame, "kind", VisitKind)
         summary = self.text(frame, "summary")
         logged_by, user_ok = self.user_column(frame, "logged_by", self.users)
-        ok = account_id.notna().to_numpy() & date_ok & kind_ok & user_ok & (summary != "").to_numpy()
+        cost, cost_ok = self.money(frame, "cost", optional=True)
+        ok = (
+            account_id.notna().to_numpy() & date_ok & kind_ok & user_ok & cost_ok & (summary != "").to_numpy()
+        )
         self.frames.append(
             pd.DataFrame(
                 {
@@ -55,6 +61,7 @@ class VisitImporter(Importer):
                     "kind": kind[ok].fillna(VisitKind.ON_SITE),
                     "summary": summary[ok],
                     "logged_by_id": logged_by[ok],
+                    "cost": cost[ok],
                 }
             )
         )
@@ -91,9 +98,11 @@ class VisitImporter(Importer):
 
     def write(self) -> Plan:
         missing = self._missing()
-        logged_by = {}
+        logged_by, cost = {}, {}
         for row in self.rows.itertuples(index=False):
-            logged_by.setdefault((row.account_id, row.date, row.kind, row.summary), row.logged_by_id)
+            key = (row.account_id, row.date, row.kind, row.summary)
+            logged_by.setdefault(key, row.logged_by_id)
+            cost.setdefault(key, row.cost)
         Visit.objects.bulk_create(
             [
                 Visit(
@@ -102,6 +111,7 @@ class VisitImporter(Importer):
                     kind=kind,
                     summary=summary,
                     logged_by_id=None if pd.isna(logged_by[key]) else int(logged_by[key]),
+                    cost=None if pd.isna(cost[key]) else Decimal(cost[key]),
                 )
                 for key in missing
                 for account_id, date, kind, summary in [key]

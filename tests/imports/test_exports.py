@@ -42,7 +42,12 @@ def records(world):
     ):
         Account.objects.filter(pk=account.pk).update(reference=ref)
         OrderFactory(account=account, reference=f"SO-{ref}", date=datetime.date(2025, 1, 2))
-        VisitFactory(account=account, date=datetime.date(2025, 1, 3), summary=f"Met {ref}")
+        VisitFactory(
+            account=account,
+            date=datetime.date(2025, 1, 3),
+            summary=f"Met {ref}",
+            cost=None if ref == "T-1" else Decimal("1234.50"),
+        )
         InfluencerFactory(account=account, name=f"Person {ref}", reference=f"P-{ref}")
     return world
 
@@ -136,7 +141,9 @@ def test_export_then_import_gives_the_same_data(records, client):
                 )
             ),
             sorted(
-                Visit.objects.values_list("account__reference", "date", "kind", "summary", "logged_by_id")
+                Visit.objects.values_list(
+                    "account__reference", "date", "kind", "summary", "logged_by_id", "cost"
+                )
             ),
             sorted(
                 BuyingInfluencer.objects.values_list(

@@ -156,3 +156,29 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(world, acme, django_a
         Account.objects.filter(reference__startswith="N-").delete()
         Visit.objects.all().delete()
     assert counts[0] == counts[1]
+
+
+def test_visit_costs_import_as_written_and_empty_means_not_known(world, acme):
+    text = (
+        "account_reference,date,kind,summary,cost\n"
+        'C-1,2025-05-01,on_site,Plant tour,"1,250.50"\n'
+        "C-1,2025-05-02,phone_call,Call,\n"
+    )
+    first, result = run("visits", text, user=world.manager)
+    assert result.ok, result.problems
+    assert plan(first) == (2, 0, 0)
+    assert dict(Visit.objects.values_list("summary", "cost")) == {
+        "Plant tour": Decimal("1250.50"),
+        "Call": None,
+    }
+    again, _ = run("visits", text, user=world.manager)
+    assert plan(again) == (0, 0, 2)
+
+
+def test_a_negative_visit_cost_names_its_row_and_writes_nothing(world, acme):
+    text = "account_reference,date,summary,cost\nC-1,2025-05-01,Fine,10\nC-1,2025-05-02,Refund?,-5\n"
+    _, result = run("visits", text, user=world.manager)
+    assert not result.ok
+    assert [(p["row"], p["column"]) for p in result.problems] == [(3, "cost")]
+    assert "negative" in result.problems[0]["message"]
+    assert not Visit.objects.exists()
