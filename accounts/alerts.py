@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import DateField, DateTimeField, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import DateField, DateTimeField, Exists, F, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -77,8 +77,8 @@ def cadence_check(*, today: datetime.date) -> CadenceCheckResult:
 
     1. resolve open alerts whose account is no longer lapsed (or no longer has a coverage gap);
     2. open one alert per lapsed account and per key account with a coverage gap (the constraint: one only);
-    3. escalate lapsed-cadence alerts open longer than KAM_ALERT_GRACE_DAYS to the owner's manager, once.
-       Acknowledging an alert does not stop the escalation: only a visit ends it.
+    3. escalate alerts (lapsed cadence and coverage gaps alike) open longer than KAM_ALERT_GRACE_DAYS to the
+       owner's manager, once. Acknowledging an alert does not stop the escalation: only a visit ends it.
     """
     now = timezone.now()
     lapsed = lapsed_accounts(today)
@@ -186,13 +186,14 @@ def _open(kind: str, accounts: QuerySet[Account], *, due_since, today: datetime.
 
 
 def _escalate(*, today: datetime.date, now: datetime.datetime) -> int:
-    """Hand lapsed alerts open longer than the grace period to the owner's manager, if the owner has one."""
+    """Hand alerts open longer than the grace period to the owner's manager, if the owner has one."""
     opened_before = today - datetime.timedelta(days=settings.KAM_ALERT_GRACE_DAYS)
     owners_manager = Account.objects.filter(pk=OuterRef("account_id")).order_by().values("owner__manager")[:1]
     return (
         CadenceAlert.objects.open()
         .filter(
-            Q(kind=AlertKind.LAPSED_CADENCE, escalated_at__isnull=True, opened_on__lt=opened_before),
+            escalated_at__isnull=True,
+            opened_on__lt=opened_before,
             account__owner__manager__isnull=False,
             account__owner__manager__is_active=True,
         )

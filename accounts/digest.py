@@ -33,6 +33,7 @@ class AlertLine:
     last_contact: datetime.date | None
     acknowledged: bool
     escalated: bool
+    coverage_gap: bool = False  # else a lapsed visit cadence
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def _alert_line(alert: CadenceAlert, today: datetime.date) -> AlertLine:
         last_contact=account.last_contact_date,
         acknowledged=alert.status == "acknowledged",
         escalated=alert.escalated_at is not None,
+        coverage_gap=alert.kind == AlertKind.COVERAGE_GAP,
     )
 
 

@@ -38,7 +38,7 @@ class User(AbstractUser):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reports",
-        help_text="Who lapsed-cadence alerts escalate to.",
+        help_text="Who alerts on this person's accounts escalate to (lapsed cadence, coverage gaps).",
     )
     monthly_visit_capacity = models.PositiveSmallIntegerField(
         default=20, help_text="How many account visits this person can make in a month."

@@ -242,7 +242,7 @@ def test_the_check_runs_in_a_bounded_number_of_queries_whatever_the_portfolio_si
         result = cadence_check(today=TODAY)
     assert result.lapsed_opened == 40
     assert result.coverage_opened == 0  # opened on the first run, when all 30 key accounts had a gap
-    assert result.escalated == 0
+    assert result.escalated == 30  # those gaps, open 20 days: past the 14-day grace period
     with django_assert_max_num_queries(8):
         assert cadence_check(today=day(20)).escalated == 40
 
@@ -271,3 +271,20 @@ def test_check_cadence_command_prints_the_counts(lapsed, capsys, mailoutbox):
     call_command("check_cadence", "--today", TODAY.isoformat(), "--no-digest")
     assert "lapsed alerts 0 opened" in capsys.readouterr().out
     assert len(mailoutbox) == 1
+
+
+def test_a_coverage_gap_left_open_past_the_grace_period_escalates_and_a_meeting_ends_it(world):
+    """Nobody senior met at a key account is as urgent as a missed visit: it reaches the manager too."""
+    key = make_key(world.rep_account)
+    cadence_check(today=day(-20))
+    gap = open_alerts(key, AlertKind.COVERAGE_GAP).get()
+    assert gap.escalated_at is None
+    assert cadence_check(today=day(-10)).escalated == 0  # open 10 days: within the 14-day grace period
+    assert cadence_check(today=TODAY).escalated == 1
+    gap.refresh_from_db()
+    assert gap.escalated_to == world.manager
+    buyer = InfluencerFactory(account=key, buying_role=BuyingRole.DECISION_MAKER)
+    visited(key, TODAY, influencers=[buyer])  # logging the visit resolves the alert at once
+    assert not open_alerts(key, AlertKind.COVERAGE_GAP).exists()
+    gap.refresh_from_db()
+    assert gap.status == AlertStatus.RESOLVED

@@ -96,10 +96,12 @@ def test_the_manager_gets_the_alerts_escalated_to_them(portfolio, mailoutbox):
     world = portfolio
     digest_send(today=TODAY)
     manager = digest_of(mailoutbox, world.manager)
-    assert "ESCALATED TO YOU (1)" in manager.body
-    assert f"Rep's Own Account (owner {world.rep}): due since" in manager.body
+    assert "ESCALATED TO YOU (2)" in manager.body
+    assert f"Rep's Own Account (owner {world.rep}): visit due since" in manager.body
+    # A coverage gap escalates like a lapsed cadence, and says what it is.
+    assert f"Team Account (owner {world.other_rep}): no decision maker or economic buyer met" in manager.body
     assert "Other Rep's Account" not in manager.body  # open 0 days: within the grace period
-    assert manager.subject.endswith(": 1 escalation")
+    assert manager.subject.endswith(": 2 escalations")
 
 
 def test_the_digest_has_a_subject_with_counts_links_and_an_html_part(portfolio, mailoutbox):
