@@ -1,9 +1,10 @@
 """The daily digest: one email per person with what needs them today.
 
 Sections: accounts they own whose visit cadence has lapsed, key accounts they own where no decision maker has
-been met (coverage gaps), plan actions they own that are due or overdue, and, for managers, the lapsed alerts
-escalated to them. Built from the open alerts the cadence check just refreshed, in two queries whatever the
-portfolio size, and sent over one mail connection (console by default, SMTP when EMAIL_HOST is set).
+been met (coverage gaps), plan actions they own that are due or overdue, and, for managers, the alerts
+(lapsed cadences and coverage gaps) escalated to them. Built from the open alerts the cadence check just
+refreshed, in two queries whatever the portfolio size, and sent over one mail connection (console by default,
+SMTP when EMAIL_HOST is set).
 """
 
 import contextlib

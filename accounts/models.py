@@ -556,7 +556,7 @@ class CadenceAlert(TimeStampedModel):
         indexes = [
             # The escalation sweep: open alerts not yet escalated, opened before the grace cut-off.
             models.Index(
-                fields=["kind", "opened_on"],
+                fields=["opened_on"],
                 condition=Q(status__in=OPEN_ALERT_STATUSES, escalated_at__isnull=True),
                 name="alert_escalation_due_idx",
             ),

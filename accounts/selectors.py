@@ -133,7 +133,7 @@ def order_summary(account: Account, *, today: datetime.date) -> dict:
     )
     agg.update(costs)
     cost = costs["cost_to_serve_12m"]
-    agg["roci"] = agg["cm_12m"] / cost if cost else None
+    agg["roci"] = agg["cm_12m"] / cost if cost else None  # None too when every cost logged was 0
     return agg
 
 

@@ -97,6 +97,9 @@ class _Column:
 
 def _numeric_words(values: np.ndarray, scale: int) -> np.ndarray:
     """numeric's binary form with a fixed digit count: ndigits, weight, sign, dscale, then the digits."""
+    finite = values[~np.isnan(values)]
+    if len(finite) and np.abs(finite).max() >= 10.0 ** (4 * _INTEGER_GROUPS):
+        raise ValueError(f"numeric values must be below 1e{4 * _INTEGER_GROUPS} to be written")
     units = np.rint(values * 10**scale).astype(np.int64)
     magnitude = np.abs(units)
     whole, fraction = np.divmod(magnitude, 10**scale)

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_delete
 
 
 def ensure_default_model(sender, using="default", **kwargs):
@@ -28,3 +28,8 @@ class ScoringConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(ensure_default_model, sender=self, dispatch_uid="scoring.ensure_default_model")
+        # Results carry no database foreign key (speed): deleting an account waits for a publishing run.
+        from accounts.models import Account
+        from scoring.services import results_guard_delete
+
+        pre_delete.connect(results_guard_delete, sender=Account, dispatch_uid="scoring.results_guard_delete")

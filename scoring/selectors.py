@@ -66,7 +66,8 @@ def _order_arrays_postgresql(as_of: datetime.date):
     """Stream the orders up to `as_of` with COPY, in ranges of heap blocks (TID range scans, PostgreSQL 14+).
 
     The ranges are read in one REPEATABLE READ transaction when we own it, so an order updated during the
-    read is seen once; a caller's own transaction keeps its isolation.
+    read (its new version in another block range) is seen once. Inside a caller's READ COMMITTED
+    transaction every statement would see a new snapshot, so there the orders come in one COPY.
     """
     table = Order._meta.db_table
     columns = ["account_id", "day", "revenue", "cost"]
@@ -76,11 +77,17 @@ def _order_arrays_postgresql(as_of: datetime.date):
     with transaction.atomic(), connection.cursor() as cursor:
         if owned:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
-        blocks = int(cursor.fetchone()[0])
-        starts = (
-            list(range(0, max(blocks, 1), ORDER_CHUNK_BLOCKS)) if connection.pg_version >= 140000 else [0]
+        cursor.execute(
+            "SELECT pg_relation_size(%s) / current_setting('block_size')::int, "
+            "current_setting('transaction_isolation')",
+            [table],
         )
+        blocks, isolation = cursor.fetchone()
+        one_snapshot = isolation in ("repeatable read", "serializable")
+        if one_snapshot and connection.pg_version >= 140000:
+            starts = list(range(0, max(int(blocks), 1), ORDER_CHUNK_BLOCKS))
+        else:
+            starts = [0]
         for i, start in enumerate(starts):
             ranges = []
             if len(starts) > 1:

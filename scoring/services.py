@@ -239,6 +239,23 @@ def _result_frame(scored: pd.DataFrame, criteria: pd.DataFrame, clv_table: pd.Da
     return frame.reset_index()[RESULT_COLUMNS]
 
 
+# Advisory lock key (PostgreSQL) between publishing results and deleting accounts: "KAMRESLT" in ASCII.
+RESULTS_LOCK = int.from_bytes(b"KAMRESLT", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def results_guard_delete(sender, instance, using="default", **kwargs) -> None:
+    """pre_delete of an Account: wait for a run that is publishing, so no result outlives its account.
+
+    Shared, so deletions do not wait for each other; held until the deleting transaction ends.
+    """
+    from django.db import connections
+
+    db = connections[using]
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [RESULTS_LOCK])
+
+
 def _publish(run: ScoringRun, frame: pd.DataFrame) -> None:
     """Write the results and make them the current portfolio. Caller holds the transaction."""
     ScoreResult.objects.filter(run=run).delete()
@@ -252,6 +269,11 @@ def _publish(run: ScoringRun, frame: pd.DataFrame) -> None:
     r, a = ScoreResult._meta.db_table, Account._meta.db_table
     with connection.cursor() as cursor:
         # Accounts deleted while the run computed: their results would belong to nobody (no database FK).
+        # The lock orders this with any account deletion (which takes it shared, see results_guard_delete):
+        # a deletion that started first has committed when the DELETE below runs, and one that starts now
+        # waits for this commit, and then its cascade sees these results and deletes them.
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESULTS_LOCK])
         cursor.execute(
             f"DELETE FROM {r} WHERE {r}.run_id = %s AND NOT EXISTS "  # noqa: S608 - our table names
             f"(SELECT 1 FROM {a} WHERE {a}.id = {r}.account_id)",

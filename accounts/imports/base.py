@@ -128,14 +128,21 @@ class Importer:
         return values
 
     def money(
-        self, frame: pd.DataFrame, name: str, *, default: str | None = None, optional: bool = False
+        self,
+        frame: pd.DataFrame,
+        name: str,
+        *,
+        default: str | None = None,
+        optional: bool = False,
+        limit: float = 1e12,
     ) -> tuple[pd.Series, np.ndarray]:
         """(decimal text, ok mask): thousands separators and decimal commas understood, negative amounts
         and amounts too large for the database refused. Text, not floats: the database rounds to cents.
-        With `optional`, an empty cell is None (not known) rather than a default or a problem."""
+        With `optional`, an empty cell is None (not known) rather than a default or a problem. `limit` is the
+        first amount the database column cannot hold."""
         if optional:
             empty = (parsing.strip_text(frame[name]) == "").to_numpy()
-            values, ok = self.money(frame, name, default="0")
+            values, ok = self.money(frame, name, default="0", limit=limit)
             return values.astype(object).where(~empty, None), ok
         fast = parsing.fast_decimal(frame[name], default)
         if fast is not None:
@@ -167,7 +174,7 @@ class Importer:
             numeric = pd.to_numeric(values.where(~bad, None), errors="coerce").to_numpy(dtype=float)
         negative = numeric < 0
         self.problems.add_mask(frame, negative, name, "{value} is negative: amounts must be 0 or more.", raw)
-        huge = np.abs(numeric) >= 1e12
+        huge = np.abs(numeric) >= limit
         self.problems.add_mask(frame, huge, name, "{value} is too large.", raw)
         return values, ~(bad | negative | huge)
 

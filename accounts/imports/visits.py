@@ -49,7 +49,9 @@ class VisitImporter(Importer):
         kind, kind_ok = self.choice(frame, "kind", VisitKind)
         summary = self.text(frame, "summary")
         logged_by, user_ok = self.user_column(frame, "logged_by", self.users)
-        cost, cost_ok = self.money(frame, "cost", optional=True)
+        cost, cost_ok = self.money(
+            frame, "cost", optional=True, limit=1e10
+        )  # Visit.cost: 12 digits, 2 decimals
         ok = (
             account_id.notna().to_numpy() & date_ok & kind_ok & user_ok & cost_ok & (summary != "").to_numpy()
         )
@@ -98,11 +100,16 @@ class VisitImporter(Importer):
 
     def write(self) -> Plan:
         missing = self._missing()
-        logged_by, cost = {}, {}
+        logged_by, costs = {}, {}
         for row in self.rows.itertuples(index=False):
             key = (row.account_id, row.date, row.kind, row.summary)
             logged_by.setdefault(key, row.logged_by_id)
-            cost.setdefault(key, row.cost)
+            costs.setdefault(key, []).append(row.cost)
+        # k identical visits in the file, j already logged: the k - j created take the costs of the file's
+        # last k - j rows of that visit.
+        cost_of = []
+        for key in missing:
+            cost_of.append(costs[key].pop())
         Visit.objects.bulk_create(
             [
                 Visit(
@@ -111,9 +118,9 @@ class VisitImporter(Importer):
                     kind=kind,
                     summary=summary,
                     logged_by_id=None if pd.isna(logged_by[key]) else int(logged_by[key]),
-                    cost=None if pd.isna(cost[key]) else Decimal(cost[key]),
+                    cost=None if pd.isna(cost) else Decimal(cost),
                 )
-                for key in missing
+                for key, cost in zip(missing, cost_of, strict=True)
                 for account_id, date, kind, summary in [key]
             ],
             batch_size=1000,

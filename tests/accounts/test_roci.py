@@ -89,3 +89,14 @@ def test_the_visits_export_carries_the_cost(world):
     rows = list(visit_rows(Account.objects.filter(pk=world.rep_account.pk)))
     position = VISIT_COLUMNS.index("cost")
     assert sorted(row[position] for row in rows) == ["", "12.30"]
+
+
+def test_visits_logged_at_no_cost_say_so_instead_of_asking_for_costs(world, client):
+    account = world.rep_account
+    _orders(account)
+    VisitFactory(account=account, date=TODAY() - datetime.timedelta(days=10), cost=Decimal("0"))
+    assert selectors.order_summary(account, today=TODAY())["roci"] is None
+    client.force_login(world.rep)
+    html = client.get(account.get_absolute_url()).content.decode()
+    assert "were logged at no cost" in html
+    assert "Cost to serve: EUR&nbsp;0.00" in html

@@ -182,3 +182,18 @@ def test_a_negative_visit_cost_names_its_row_and_writes_nothing(world, acme):
     assert [(p["row"], p["column"]) for p in result.problems] == [(3, "cost")]
     assert "negative" in result.problems[0]["message"]
     assert not Visit.objects.exists()
+
+
+def test_identical_visits_keep_each_their_own_cost(world, acme):
+    text = "account_reference,date,summary,cost\nC-1,2025-05-01,Call,10\nC-1,2025-05-01,Call,20\n"
+    _, result = run("visits", text, user=world.manager)
+    assert result.ok, result.problems
+    assert sorted(Visit.objects.values_list("cost", flat=True)) == [Decimal("10"), Decimal("20")]
+
+
+def test_a_visit_cost_too_large_for_the_database_is_a_problem_of_its_row(world, acme):
+    text = "account_reference,date,summary,cost\nC-1,2025-05-01,Call,10000000000\n"
+    _, result = run("visits", text, user=world.manager)
+    assert [(p["row"], p["column"]) for p in result.problems] == [(2, "cost")]
+    assert "too large" in result.problems[0]["message"]
+    assert not Visit.objects.exists()

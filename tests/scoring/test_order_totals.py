@@ -73,9 +73,7 @@ def test_missing_amounts_count_as_zero():
     assert totals.loc[1, "total_margin"] == 8
 
 
-@pytest.mark.django_db
-def test_the_database_read_matches_the_pure_aggregation(monkeypatch):
-    """Whatever the back end and however many heap-block chunks the read takes, the totals are the same."""
+def _random_orders():
     rng = np.random.default_rng(3)
     accounts = [AccountFactory() for _ in range(6)]
     expected_rows = []
@@ -86,9 +84,37 @@ def test_the_database_read_matches_the_pure_aggregation(monkeypatch):
         OrderFactory(account=account, date=date, revenue=revenue, variable_cost=cost)
         expected_rows.append((account.pk, np.datetime64(date, "D").astype(np.int64), revenue, cost))
     ids, days, revenue, cost = (np.array(column) for column in zip(*expected_rows, strict=True))
-    expected = engine.order_totals(ids, days, revenue, cost, AS_OF)
+    return engine.order_totals(ids, days, revenue, cost, AS_OF)
 
-    # One heap block per COPY on PostgreSQL: many chunks, every order read exactly once.
+
+@pytest.mark.django_db
+def test_the_database_read_matches_the_pure_aggregation(monkeypatch):
+    """Inside a caller's transaction (READ COMMITTED) the orders come in one COPY, whatever the chunk size."""
+    expected = _random_orders()
     monkeypatch.setattr(selectors, "ORDER_CHUNK_BLOCKS", 1)
     actual = selectors.order_totals(AS_OF)
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_index_type=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_of_its_own_reads_every_order_once_in_heap_block_chunks(postgres, monkeypatch):
+    """Outside any transaction the read opens a REPEATABLE READ one and COPYs one heap block at a time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    expected = _random_orders()
+    monkeypatch.setattr(selectors, "ORDER_CHUNK_BLOCKS", 1)
+    chunks = []
+    read_csv = pd.read_csv
+
+    def counted(*args, **kwargs):
+        chunks.append(1)
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(selectors.pd, "read_csv", counted)
+    with CaptureQueriesContext(connection) as queries:
+        actual = selectors.order_totals(AS_OF)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_index_type=False)
+    statements = [q["sql"] for q in queries.captured_queries if q["sql"] != "BEGIN"]
+    assert statements[0] == "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+    assert len(chunks) > 1  # several heap-block ranges, each read once

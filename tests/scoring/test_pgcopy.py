@@ -87,6 +87,8 @@ def test_bad_columns_are_refused_before_anything_is_sent():
         list(pgcopy.encode(pd.DataFrame({"i": [1.0, np.nan]}), {"i": "int4"}))
     with pytest.raises(ValueError, match="infinite"):
         list(pgcopy.encode(pd.DataFrame({"f": [np.inf]}), {"f": "float8"}))
+    with pytest.raises(ValueError, match="below 1e16"):
+        list(pgcopy.encode(pd.DataFrame({"n": [1.0, -1e16]}), {"n": "numeric:2"}))
     with pytest.raises(ValueError, match="unknown column kind"):
         list(pgcopy.encode(pd.DataFrame({"x": [1]}), {"x": "uuid"}))
 

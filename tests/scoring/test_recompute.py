@@ -248,3 +248,29 @@ def test_deleting_an_account_or_a_run_deletes_its_results(portfolio):
     assert not ScoreResult.objects.filter(account_id=account.pk).exists()
     run.delete()
     assert not ScoreResult.objects.filter(run_id=run.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_account_waits_for_a_run_that_is_publishing(postgres):
+    """The advisory lock that keeps results from outliving their account (no database FK on results)."""
+    import psycopg2
+    from django.db import OperationalError, connection, transaction
+
+    from scoring.services import RESULTS_LOCK
+
+    account = AccountFactory(name="Leaving")
+    publisher = psycopg2.connect(**connection.get_connection_params())
+    try:
+        with publisher.cursor() as cursor:  # a run in its publishing transaction
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESULTS_LOCK])
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+                account.delete()
+        assert Account.objects.filter(pk=account.pk).exists()
+    finally:
+        publisher.rollback()  # the run commits or fails: the lock goes with its transaction
+        publisher.close()
+    Account.objects.get(pk=account.pk).delete()
+    assert not Account.objects.filter(pk=account.pk).exists()
