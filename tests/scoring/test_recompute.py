@@ -152,8 +152,8 @@ def test_all_zero_weights_are_refused(portfolio):
     assert ScoringModel.objects.count() == 1
 
 
-def test_sql_totals_match_the_pure_engine(portfolio):
-    """The SQL aggregation and the engine's raw-order path must agree on every criterion."""
+def test_database_totals_match_the_pure_engine(portfolio):
+    """The database read (COPY, in chunks on PostgreSQL) and the engine's raw-order path agree on every criterion."""
     totals = selectors.order_totals(AS_OF)
     accounts = selectors.scored_accounts()
     from_sql = engine.criteria_from_totals(totals, accounts, AS_OF)
