@@ -5,36 +5,17 @@ purchasing over three years. Generated vectorised in chunks so 20 million orders
 """
 
 import datetime
-import io
 
 import numpy as np
 import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
+from accounts.imports.staging import load_frame
 from accounts.models import Account, Order
 from scoring.clv import simulate_orders
 
 HISTORY_DAYS = 3 * 365
-
-
-def _copy(table: str, columns: list[str], frame: pd.DataFrame) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            buffer = io.StringIO()
-            frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
-            buffer.seek(0)
-            cursor.copy_expert(
-                f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                buffer,
-            )
-        else:
-            placeholders = ", ".join(["%s"] * len(columns))
-            rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
-                list(rows),
-            )
 
 
 def generate(*, accounts: int, orders_per_account: int, as_of: datetime.date, seed: int = 1) -> int:
@@ -66,7 +47,7 @@ def generate(*, accounts: int, orders_per_account: int, as_of: datetime.date, se
     chunk = 200_000
     for start in range(0, accounts, chunk):
         part = account_frame.iloc[start : start + chunk]
-        _copy(table, list(part.columns), part)
+        load_frame(table, part)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [accounts])
@@ -110,7 +91,7 @@ def generate(*, accounts: int, orders_per_account: int, as_of: datetime.date, se
                 "updated_at": now,
             }
         )
-        _copy(order_table, list(frame.columns), frame)
+        load_frame(order_table, frame)
         written += len(frame)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

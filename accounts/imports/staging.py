@@ -29,37 +29,33 @@ class Staging:
             pass
 
     def load(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        columns = list(self.columns)
-        frame = frame[columns]
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                text = _copy_text(frame)
-                if text is not None:
-                    cursor.copy_expert(
-                        f"COPY {self.name} ({', '.join(columns)}) FROM STDIN", io.StringIO(text)
-                    )
-                    return
-                buffer = io.StringIO()
-                frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
-                buffer.seek(0)
-                cursor.copy_expert(
-                    f"COPY {self.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                    buffer,
-                )
-            else:
-                placeholders = ", ".join(["%s"] * len(columns))
-                rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-                cursor.executemany(
-                    f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
-                    list(rows),
-                )
+        load_frame(self.name, frame[list(self.columns)])
 
     def analyze(self) -> None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {self.name}")
+
+
+def load_frame(table: str, frame: pd.DataFrame) -> None:
+    """Append `frame`'s rows to `table` (columns by name): COPY on PostgreSQL, executemany elsewhere."""
+    if frame.empty:
+        return
+    columns = ", ".join(frame.columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            text = _copy_text(frame)
+            if text is not None:
+                cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", io.StringIO(text))
+                return
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
+            buffer.seek(0)
+            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+        else:
+            placeholders = ", ".join(["%s"] * len(frame.columns))
+            rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", list(rows))  # noqa: S608
 
 
 _COPY_SPECIALS = ("\\", "\t", "\n", "\r")
