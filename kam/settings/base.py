@@ -100,6 +100,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+# Sessions are written to the database and read from the cache: one Redis lookup per request instead of a
+# query, and nothing is lost when Redis restarts.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = False
 
 # --- Login throttling (django-axes): failures count per username *and* address, so a stranger guessing
@@ -227,15 +230,18 @@ KAM_API_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("KAM_API_WEBHOOK_ALLOW_PRIVATE_URL
 
 # --- Celery: with REDIS_URL tasks go to Redis; without it they run in-process (the embedded default) ---
 REDIS_URL = env("REDIS_URL", "")
-# One cache for every process: API throttling counts and the dashboard snapshot must be shared by all
-# gunicorn workers. Redis when configured (KAM_CACHE_URL, else REDIS_URL), else per-process memory.
+# One cache for every process: sessions, API throttling counts and the dashboard snapshot must be shared by
+# all gunicorn workers. Redis when configured (KAM_CACHE_URL, else REDIS_URL), else per-process memory.
+# kam.cache.TolerantRedisCache answers as a miss while Redis is unreachable, so a stopped Redis slows pages
+# down instead of failing them (sessions fall back to the database, see SESSION_ENGINE).
 KAM_CACHE_URL = env("KAM_CACHE_URL", REDIS_URL or "")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "kam.cache.TolerantRedisCache",
             "LOCATION": KAM_CACHE_URL,
             "KEY_PREFIX": "kam",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
         }
         if KAM_CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kam"}

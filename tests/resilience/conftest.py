@@ -388,6 +388,7 @@ def _stack_session(tmp_path_factory):
             "DJANGO_ENV": "test",
             "DATABASE_URL": f"{postgres.url}/kam",
             "REDIS_URL": redis_server.url,
+            "KAM_TEST_REDIS_CACHE": "1",  # sessions, throttles and snapshots on the Redis that gets stopped
             "PYTHONPATH": str(BASE_DIR),
             "LOG_LEVEL": "WARNING",
         }
