@@ -8,6 +8,7 @@ missing key) and skips Redis for `RETRY_SECONDS` so a dead server costs one conn
 interval, not one per call.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -74,10 +75,8 @@ class TolerantRedisCache(RedisCache):
             return False
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
+        with contextlib.suppress(Unavailable):
             self._call(super().set, key, value, timeout, version)
-        except Unavailable:
-            pass
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
         try:
@@ -98,10 +97,8 @@ class TolerantRedisCache(RedisCache):
             return False
 
     def delete_many(self, keys, version=None):
-        try:
+        with contextlib.suppress(Unavailable):
             self._call(super().delete_many, keys, version)
-        except Unavailable:
-            pass
 
     def incr(self, key, delta=1, version=None):
         try:

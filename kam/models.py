@@ -7,3 +7,26 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+@models.IntegerField.register_lookup
+class AnyOf(models.Lookup):
+    """`id__any_of=<queryset of ids>`: `id IN (SELECT ...)`, written `id = ANY(ARRAY(SELECT ...))` on PostgreSQL.
+
+    Same rows; the difference is the plan. Beside another condition in an OR (a rep's accounts: owned OR on the
+    team), PostgreSQL can only turn `IN (subquery)` into a hashed subplan filter over a sequential scan of the
+    whole table (7 ms at 10,000 accounts, on every page a rep opens), while `= ANY(ARRAY(subquery))` runs the
+    subquery once and ORs two bitmap index scans (2 ms). IntegerField covers AutoField and BigAutoField.
+    """
+
+    lookup_name = "any_of"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)

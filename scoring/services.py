@@ -328,48 +328,67 @@ def _bulk_create_results(run_id: int, frame: pd.DataFrame) -> None:
 
 
 def _update_accounts(run: ScoringRun) -> None:
-    """Copy score, rank and tier onto every account and recompute its visit cadence, in ONE statement.
+    """Copy score, rank and tier onto every account and recompute its visit cadence.
 
-    One pass matters: each rewritten row touches every index on the account table, so three passes over a
-    million accounts cost three times as much. Accounts without a result in this run (marked lost) leave
-    the portfolio: score and tier cleared, cadence back to the account's own override.
+    Each rewritten row touches every index on the account table, so every account is written once: the
+    scored ones by one UPDATE joined to this run's results (an inner join: the accounts are read once, not
+    joined to themselves), then the accounts without a result in this run (marked lost) leave the portfolio:
+    score and tier cleared, cadence back to the account's own override. The second statement finds them
+    without a join (the first stamped every scored account with this publication's time) and rewrites only
+    those that still show a score or a stale cadence, so a lost account is written once, not every night.
     """
     cadences = run.model.tier_cadences
     tier_case = " ".join(f"WHEN '{tier}' THEN {int(days)}" for tier, days in cadences.items() if days)
     tier_case = f"CASE r.tier {tier_case} ELSE NULL END" if tier_case else "NULL"
     a, r = Account._meta.db_table, ScoreResult._meta.db_table
     cap = int(settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS)
-    least = "LEAST" if connection.vendor == "postgresql" else "MIN"  # SQLite's scalar MIN(a, b)
-    # Mirrors Account.effective_cadence_days: override, else tier default; key accounts capped at `cap`.
-    target = (
-        f"COALESCE(acc.cadence_days, CASE WHEN acc.is_key THEN {least}(COALESCE({tier_case}, {cap}), {cap}) "
-        f"ELSE {tier_case} END)"
-    )
-    if connection.vendor == "postgresql":
-        due = f"{a}.last_contact_date + s.target"
-        created = f"CAST({a}.created_at AS DATE)"
-    else:
-        due = f"date({a}.last_contact_date, '+' || s.target || ' days')"
-        created = f"date({a}.created_at)"
+    postgres = connection.vendor == "postgresql"
+    least = "LEAST" if postgres else "MIN"  # SQLite's scalar MIN(a, b)
+    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"  # null-safe inequality
+
+    def target(tier: str) -> str:
+        """Mirrors Account.effective_cadence_days: override, else tier default; key accounts capped at `cap`."""
+        return (
+            f"COALESCE({a}.cadence_days, CASE WHEN {a}.is_key THEN {least}(COALESCE({tier}, {cap}), {cap}) "
+            f"ELSE {tier} END)"
+        )
+
+    def due(days: str) -> str:
+        plus = (
+            f"{a}.last_contact_date + {days}"
+            if postgres
+            else f"date({a}.last_contact_date, '+' || {days} || ' days')"
+        )
+        created = f"CAST({a}.created_at AS DATE)" if postgres else f"date({a}.created_at)"
+        return f"CASE WHEN {days} IS NULL THEN NULL WHEN {a}.last_contact_date IS NULL THEN {created} ELSE {plus} END"
+
+    score = "ROUND(CAST(r.score AS NUMERIC), 2)"
+    scored, unscored = target(tier_case), target("NULL")
     # Table names and the tier CASE come from our models and the saved scoring model, never from input.
-    sql = f"""
+    # SET expressions read the row as it was before the statement (both databases), hence score_change.
+    scored_sql = f"""
             UPDATE {a} SET
-                score_change = CASE WHEN s.score IS NULL OR {a}.score IS NULL THEN NULL
-                                    ELSE s.score - {a}.score END,
-                score = s.score,
-                tier = COALESCE(s.tier, ''),
-                rank = s.rank,
-                scored_at = CASE WHEN s.score IS NULL THEN NULL ELSE %s END,
-                target_cadence_days = s.target,
-                next_contact_due = CASE WHEN s.target IS NULL THEN NULL
-                                        WHEN {a}.last_contact_date IS NULL THEN {created}
-                                        ELSE {due} END
-            FROM (
-                SELECT acc.id, ROUND(CAST(r.score AS NUMERIC), 2) AS score, r.tier, r.rank,
-                       {target} AS target
-                FROM {a} acc LEFT JOIN {r} r ON r.account_id = acc.id AND r.run_id = %s
-            ) s
-            WHERE s.id = {a}.id
+                score_change = CASE WHEN {a}.score IS NULL THEN NULL ELSE {score} - {a}.score END,
+                score = {score},
+                tier = COALESCE(r.tier, ''),
+                rank = r.rank,
+                scored_at = %(now)s,
+                target_cadence_days = {scored},
+                next_contact_due = {due(scored)}
+            FROM {r} r
+            WHERE r.account_id = {a}.id AND r.run_id = %(run)s
             """  # noqa: S608
+    unscored_sql = f"""
+            UPDATE {a} SET
+                score_change = NULL, score = NULL, tier = '', rank = NULL, scored_at = NULL,
+                target_cadence_days = {unscored},
+                next_contact_due = {due(unscored)}
+            WHERE ({a}.scored_at IS NULL OR {a}.scored_at <> %(now)s)
+              AND ({a}.score IS NOT NULL OR {a}.score_change IS NOT NULL OR {a}.tier <> '' OR {a}.rank IS NOT NULL
+                   OR {a}.scored_at IS NOT NULL OR {a}.target_cadence_days {distinct} {unscored}
+                   OR {a}.next_contact_due {distinct} {due(unscored)})
+            """  # noqa: S608
+    params = {"now": timezone.now(), "run": run.pk}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [timezone.now(), run.pk])
+        cursor.execute(scored_sql, params)
+        cursor.execute(unscored_sql, params)

@@ -70,6 +70,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "kam.context_processors.kam",
             ],
+            # Badges, pills, dates, money and percents on every page, without a {% load %} in each template.
+            "builtins": ["kam.templatetags.ui"],
         },
     },
 ]

@@ -18,4 +18,6 @@ WHITENOISE_USE_FINDERS = True
 # resilience stack (tests/resilience) sets KAM_TEST_REDIS_CACHE=1 to keep production's Redis cache, since the
 # Redis it stops must be the cache too.
 if not env_bool("KAM_TEST_REDIS_CACHE", False):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kam-tests"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kam-tests"}
+    }

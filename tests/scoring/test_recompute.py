@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from accounts.models import Account
 from scoring import engine, selectors
@@ -70,6 +71,48 @@ def test_recompute_updates_the_accounts_denormalised_fields(portfolio):
     assert account.target_cadence_days == 30  # tier A default of the active model
     gone = Account.objects.get(name="Gone")
     assert (gone.tier, gone.score) == ("", None)
+
+
+def test_an_account_lost_since_the_last_run_leaves_the_portfolio_and_is_written_once(portfolio):
+    portfolio_recompute(as_of=AS_OF - datetime.timedelta(days=30))
+    small = Account.objects.get(name="Small")
+    assert small.tier
+    assert small.score is not None
+    Account.objects.filter(pk=small.pk).update(status="lost", cadence_days=60)
+    portfolio_recompute(as_of=AS_OF)
+    small.refresh_from_db()
+    assert (small.tier, small.score, small.rank, small.score_change, small.scored_at) == (
+        "",
+        None,
+        None,
+        None,
+        None,
+    )
+    assert small.target_cadence_days == 60  # its own override, no tier default any more
+    # Due 60 days after the last visit; an account never visited is due from the day it was created.
+    expected_due = (
+        small.last_contact_date + datetime.timedelta(days=60)
+        if small.last_contact_date
+        else small.created_at.date()
+    )
+    assert small.next_contact_due == expected_due
+    # Already out of the portfolio: the next run finds nothing to change and leaves the row as it is (on
+    # PostgreSQL a rewritten row gets a new xmin; SQLite keeps no row versions to look at).
+    xmin = _xmin(small)
+    portfolio_recompute(as_of=AS_OF + datetime.timedelta(days=1))
+    assert _xmin(small) == xmin
+    small.refresh_from_db()
+    assert (small.tier, small.target_cadence_days, small.next_contact_due) == ("", 60, expected_due)
+    # ...while every scored account was rewritten by this run.
+    assert Account.objects.exclude(status="lost").filter(scored_at__isnull=True).count() == 0
+
+
+def _xmin(account) -> str | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text FROM accounts_account WHERE id = %s", [account.pk])
+        return cursor.fetchone()[0]
 
 
 def test_cm_and_cm_pct_come_from_the_trailing_twelve_months(portfolio):
