@@ -118,3 +118,33 @@ def test_a_read_of_its_own_reads_every_order_once_in_heap_block_chunks(postgres,
     statements = [q["sql"] for q in queries.captured_queries if q["sql"] != "BEGIN"]
     assert statements[0] == "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
     assert len(chunks) > 1  # several heap-block ranges, each read once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_copies_run_one_ahead_in_a_thread_that_hands_errors_over_and_stops(postgres):
+    """selectors._copied: every COPY's output in order; an error in the copying thread is raised to the reader,
+    and a reader that stops early leaves no thread behind."""
+    import threading
+
+    import psycopg2
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    queries = [f"COPY (SELECT {i}) TO STDOUT" for i in range(5)]
+    assert [buffer.getvalue() for buffer in selectors._copied(raw, queries)] == [
+        f"{i}\n".encode() for i in range(5)
+    ]
+
+    failing = [*queries[:2], "COPY (SELECT 1 / 0) TO STDOUT", *queries[2:]]
+    read = []
+    with pytest.raises(psycopg2.errors.DivisionByZero):
+        read.extend(buffer.getvalue() for buffer in selectors._copied(raw, failing))
+    assert read == [b"0\n", b"1\n"]
+    raw.rollback()
+
+    copies = selectors._copied(raw, queries)
+    assert next(copies).getvalue() == b"0\n"
+    copies.close()  # the reader gives up after the first chunk
+    assert not [t for t in threading.enumerate() if t.name == "order-copy"]
+    assert [buffer.getvalue() for buffer in selectors._copied(raw, queries[:1])] == [b"0\n"]  # usable again
