@@ -102,11 +102,13 @@ def _order_arrays_postgresql(as_of: datetime.date):
             # The table name is our model's; the TID bounds are integers we computed.
             sql = f"SELECT account_id, date - DATE '1970-01-01', revenue, variable_cost FROM {table} WHERE {where}"  # noqa: S608
             queries.append(f"COPY ({cursor.mogrify(sql, [as_of]).decode()}) TO STDOUT WITH (FORMAT csv)")
-        for buffer in _copied(connection.connection, queries):
-            if buffer.tell():
-                buffer.seek(0)
-                parts.append(pd.read_csv(buffer, header=None, names=columns, dtype=dtypes, engine="c"))
-            del buffer
+        # closing(): the copying thread is stopped before the transaction ends, even if a parse fails.
+        with contextlib.closing(_copied(connection.connection, queries)) as copies:
+            for buffer in copies:
+                if buffer.tell():
+                    buffer.seek(0)
+                    parts.append(pd.read_csv(buffer, header=None, names=columns, dtype=dtypes, engine="c"))
+                del buffer
     return _concat_columns(parts, columns, dtypes)
 
 
