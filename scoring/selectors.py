@@ -120,13 +120,6 @@ def _copied(raw_connection, queries: list[str]):
     connection (so in the same transaction and snapshot), at most one chunk ahead; the caller must not use
     the connection until the generator is exhausted or closed. An error in the thread is raised here.
     """
-    if len(queries) < 2:  # nothing to overlap
-        for query in queries:
-            buffer = io.BytesIO()
-            with raw_connection.cursor() as cursor:
-                cursor.copy_expert(query, buffer)
-            yield buffer
-        return
     handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
