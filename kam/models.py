@@ -21,6 +21,15 @@ class AnyOf(models.Lookup):
 
     lookup_name = "any_of"
 
+    def get_prep_lookup(self):
+        # As Django's `in` does: a subquery's ordering (a model's Meta.ordering, often joined) changes nothing
+        # in a set of ids and costs a sort, and a join, on every query.
+        from django.db.models.sql.query import Query
+
+        if isinstance(self.rhs, Query):
+            self.rhs.clear_ordering(clear_default=True)
+        return super().get_prep_lookup()
+
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)

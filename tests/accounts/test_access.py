@@ -20,6 +20,15 @@ def test_rep_sees_owned_and_team_accounts_only(world):
     assert names(Account.objects.visible_to(world.rep)) == ["Rep's Own Account", "Team Account"]
 
 
+def test_the_team_subquery_of_a_reps_accounts_is_not_sorted(world):
+    # AccountTeamMember is ordered by function and username: kept in the subquery, that ordering would join the
+    # users and sort the rep's team rows on every query a rep's page makes.
+    sql = str(Account.objects.visible_to(world.rep).order_by().query)
+    subquery = sql[sql.index("accounts_accountteammember") :]
+    assert "ORDER BY" not in subquery
+    assert "accounts_user" not in subquery
+
+
 def test_manager_and_integration_see_everything(world):
     assert Account.objects.visible_to(world.manager).count() == 3
     assert Account.objects.visible_to(world.integration).count() == 3
