@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Abs, Coalesce, TruncMonth
+from django.db.models import Count, DecimalField, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models.functions import Abs, Coalesce, RowNumber, TruncMonth
 
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, AccountStatus, Order, User, Visit
 
@@ -334,28 +334,37 @@ def org_chart(people) -> list[OrgNode]:
 # --- My day ------------------------------------------------------------------------------------------------
 
 
-def my_due_accounts(*, user, until: datetime.date, limit: int = 25) -> QuerySet[Account]:
-    """The user's own accounts due for a visit by `until`, most overdue first."""
+def my_due_accounts(*, user, until: datetime.date, limit: int = 10) -> QuerySet[Account]:
+    """The user's own accounts due for a visit by `until`, most overdue first, at most `limit`; each row
+    carries `total`, how many are due in all (a window count: no second query)."""
     return (
         Account.objects.visible_to(user)
         .filter(owner=user)
         .due_by(until)
         .exclude(status=AccountStatus.LOST)
+        .annotate(total=Window(Count("pk")))
         .order_by("next_contact_due", "id")[:limit]
     )
 
 
-def my_open_alerts(*, user, limit: int = 50) -> list:
-    """Open alerts on accounts the user owns, or escalated to them (a manager), newest first."""
+def my_open_alerts(*, user, limit: int = 10) -> list:
+    """Open alerts on accounts the user owns, or escalated to them (a manager): the oldest `limit` of each
+    kind, each row carrying `total`, how many of its kind are open in all (window functions, one query)."""
     alert_model = _alert_model()
     if alert_model is None:
         return []
+    oldest_first = [F("due_since").asc(), F("id").asc()]
     return list(
         alert_model.objects.open()
         .filter(Q(account__owner=user) | Q(escalated_to=user))
         .filter(account__in=Account.objects.visible_to(user).values("pk"))
         .select_related("account", "account__owner", "escalated_to")
-        .order_by("kind", "due_since", "id")[:limit]
+        .annotate(
+            row=Window(RowNumber(), partition_by=F("kind"), order_by=oldest_first),
+            total=Window(Count("pk"), partition_by=F("kind")),
+        )
+        .filter(row__lte=limit)
+        .order_by("kind", "due_since", "id")
     )
 
 

@@ -45,19 +45,50 @@ def _next_url(request, default: str) -> str:
     return default
 
 
+# My day shows the first rows of each section, a screenful on a phone, with the exact total; "Show all"
+# opens one section (?more=<section>) up to MY_DAY_ALL rows, beyond which the account list takes over.
+MY_DAY_ROWS = 10
+MY_DAY_ALL = 100
+MY_DAY_SECTIONS = ("due", "lapsed_cadence", "coverage_gap", "actions")
+
+
+def _section(rows: list, *, name: str, shown: int) -> dict:
+    total = rows[0].total if rows else 0
+    return {"name": name, "rows": rows, "total": total, "more": total > len(rows), "open": shown > MY_DAY_ROWS}
+
+
 @staff_page
 def home(request):
     today = timezone.localdate()
     soon = today + datetime.timedelta(days=7)
-    alerts = selectors.my_open_alerts(user=request.user)
+    more = request.GET.get("more", "")
+    shown = {name: MY_DAY_ALL if more == name else MY_DAY_ROWS for name in MY_DAY_SECTIONS}
+    # One query for both kinds: each kind gets the larger cap, then its own is applied here.
+    alerts = selectors.my_open_alerts(user=request.user, limit=max(shown["lapsed_cadence"], shown["coverage_gap"]))
+    lapsed, gaps = (
+        _section(
+            [a for a in alerts if a.kind == kind][: shown[kind]],
+            name=kind,
+            shown=shown[kind],
+        )
+        for kind in ("lapsed_cadence", "coverage_gap")
+    )
     context = {
         "today": today,
         "soon": soon,
-        "due": list(selectors.my_due_accounts(user=request.user, until=soon)),
-        "lapsed_alerts": [a for a in alerts if a.kind == "lapsed_cadence"],
-        "coverage_gaps": [a for a in alerts if a.kind == "coverage_gap"],
-        "alert_count": len(alerts),
-        "actions": list(plan_selectors.actions_due(user=request.user, until=soon)[:25]),
+        "due": _section(
+            list(selectors.my_due_accounts(user=request.user, until=soon, limit=shown["due"])),
+            name="due",
+            shown=shown["due"],
+        ),
+        "lapsed_alerts": lapsed,
+        "coverage_gaps": gaps,
+        "alert_count": lapsed["total"] + gaps["total"],
+        "actions": _section(
+            list(plan_selectors.actions_due(user=request.user, until=soon)[: shown["actions"]]),
+            name="actions",
+            shown=shown["actions"],
+        ),
         "changes": selectors.my_score_changes(user=request.user),
         "can_edit": True,  # every action listed is on a visible account the user owns or owns the action of
         "next_url": request.get_full_path(),

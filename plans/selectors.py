@@ -4,7 +4,7 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Window
 
 from accounts.models import Account, Role, User
 from plans.models import (
@@ -87,7 +87,8 @@ def account_team_users(account: Account) -> QuerySet[User]:
 
 def actions_due(*, user: User, until: datetime.date) -> QuerySet[PlanAction]:
     """Open actions of active plans due by `until` that are the user's to push: owned by them, or on an
-    account they own. Scoped to the accounts they can see (a team member who left keeps no view)."""
+    account they own. Scoped to the accounts they can see (a team member who left keeps no view). Each row
+    carries `total`, how many match in all, so a slice of it still knows the full count."""
     return (
         PlanAction.objects.due_by(until)
         .filter(
@@ -96,6 +97,7 @@ def actions_due(*, user: User, until: datetime.date) -> QuerySet[PlanAction]:
             plan__account__in=Account.objects.visible_to(user).values("pk"),
         )
         .select_related("plan__account", "owner", "objective")
+        .annotate(total=Window(Count("pk")))
         .order_by("due_date", "id")
     )
 

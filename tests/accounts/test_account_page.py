@@ -414,13 +414,54 @@ def _my_day_world(rep, n):
 MY_DAY_QUERIES = 5
 
 
-@pytest.mark.parametrize("n", [2, 20])
-def test_my_day_query_count_is_fixed(world, client, django_assert_num_queries, n):
+@pytest.mark.parametrize(("n", "more", "shown"), [(2, "", 2), (20, "", 10), (20, "actions", 20)])
+def test_my_day_query_count_is_fixed(world, client, django_assert_num_queries, n, more, shown):
     _my_day_world(world.rep, n)
     client.force_login(world.rep)
     with django_assert_num_queries(MY_DAY_QUERIES):
-        body = body_of(client.get(reverse("home")))
-    assert body.count('class="status-select') == n
+        body = body_of(client.get(reverse("home"), {"more": more} if more else {}))
+    assert body.count('class="status-select') == shown
+
+
+def _section(body: str, start_id: str, end_id: str) -> str:
+    return body[body.index(f'id="{start_id}"') : body.index(f'id="{end_id}"')]
+
+
+def test_my_day_shows_ten_of_each_list_with_the_exact_total_and_opens_one_on_request(world, client):
+    _my_day_world(world.rep, 13)
+    client.force_login(world.rep)
+    body = body_of(client.get(reverse("home")))
+    due = _section(body, "due-title", "alerts-title")
+    assert '<span class="count">(13)</span>' in due
+    assert due.count("Log a visit<") == 10
+    assert 'href="?more=due#due-title">Show all 13</a>' in due
+    alerts = _section(body, "alerts-title", "actions-title")
+    assert 'Open alerts <span class="count">(13)</span>' in alerts
+    assert alerts.count("Log a visit<") == 10
+    assert 'href="?more=lapsed_cadence#lapsed-title">Show all 13</a>' in alerts
+    actions = body[body.index('id="actions-title"') : body.index('id="changes-title"')]
+    assert '<span class="count">(13)</span>' in actions
+    assert 'href="?more=actions#actions-title">Show all 13</a>' in actions
+
+    opened = body_of(client.get(reverse("home"), {"more": "lapsed_cadence"}))
+    alerts = _section(opened, "alerts-title", "actions-title")
+    assert alerts.count("Log a visit<") == 13
+    assert f'href="{reverse("home")}#lapsed-title">Show fewer</a>' in alerts
+    # Only the section asked for opens; the others keep their first ten.
+    assert _section(opened, "due-title", "alerts-title").count("Log a visit<") == 10
+    # The most overdue come first, in the short list and the long one alike.
+    assert due.index("Mine 13-12") < due.index("Mine 13-3")
+    assert "Mine 13-2<" not in due
+
+
+def test_my_day_past_the_cap_points_to_the_account_list(world, client, monkeypatch):
+    monkeypatch.setattr("accounts.views.MY_DAY_ALL", 12)
+    _my_day_world(world.rep, 13)
+    client.force_login(world.rep)
+    due = _section(body_of(client.get(reverse("home"), {"more": "due"})), "due-title", "alerts-title")
+    assert due.count("Log a visit<") == 12
+    assert "The first 12 of 13." in due
+    assert f'href="{reverse("accounts:list")}?mine=1&amp;sort=due">See them all in the account list</a>' in due
 
 
 @pytest.mark.parametrize("role", ["anonymous", "integration", "rep", "manager"])
