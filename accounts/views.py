@@ -54,7 +54,13 @@ MY_DAY_SECTIONS = ("due", "lapsed_cadence", "coverage_gap", "actions")
 
 def _section(rows: list, *, name: str, shown: int) -> dict:
     total = rows[0].total if rows else 0
-    return {"name": name, "rows": rows, "total": total, "more": total > len(rows), "open": shown > MY_DAY_ROWS}
+    return {
+        "name": name,
+        "rows": rows,
+        "total": total,
+        "more": total > len(rows),
+        "open": shown > MY_DAY_ROWS,
+    }
 
 
 @staff_page
@@ -64,7 +70,9 @@ def home(request):
     more = request.GET.get("more", "")
     shown = {name: MY_DAY_ALL if more == name else MY_DAY_ROWS for name in MY_DAY_SECTIONS}
     # One query for both kinds: each kind gets the larger cap, then its own is applied here.
-    alerts = selectors.my_open_alerts(user=request.user, limit=max(shown["lapsed_cadence"], shown["coverage_gap"]))
+    alerts = selectors.my_open_alerts(
+        user=request.user, limit=max(shown["lapsed_cadence"], shown["coverage_gap"])
+    )
     lapsed, gaps = (
         _section(
             [a for a in alerts if a.kind == kind][: shown[kind]],

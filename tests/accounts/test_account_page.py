@@ -461,7 +461,9 @@ def test_my_day_past_the_cap_points_to_the_account_list(world, client, monkeypat
     due = _section(body_of(client.get(reverse("home"), {"more": "due"})), "due-title", "alerts-title")
     assert due.count("Log a visit<") == 12
     assert "The first 12 of 13." in due
-    assert f'href="{reverse("accounts:list")}?mine=1&amp;sort=due">See them all in the account list</a>' in due
+    assert (
+        f'href="{reverse("accounts:list")}?mine=1&amp;sort=due">See them all in the account list</a>' in due
+    )
 
 
 @pytest.mark.parametrize("role", ["anonymous", "integration", "rep", "manager"])
