@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models.sql.query import Query
 
 
 class TimeStampedModel(models.Model):
@@ -24,8 +25,6 @@ class AnyOf(models.Lookup):
     def get_prep_lookup(self):
         # As Django's `in` does: a subquery's ordering (a model's Meta.ordering, often joined) changes nothing
         # in a set of ids and costs a sort, and a join, on every query.
-        from django.db.models.sql.query import Query
-
         if isinstance(self.rhs, Query):
             self.rhs.clear_ordering(clear_default=True)
         return super().get_prep_lookup()
