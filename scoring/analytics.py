@@ -38,7 +38,21 @@ import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, F, FilteredRelation, FloatField, IntegerField, Q, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    FilteredRelation,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 
 from accounts.models import Account, AccountStatus, User
@@ -143,6 +157,49 @@ def _as_float(expression: str) -> Cast:
     return Cast(expression, FloatField())
 
 
+def _cadence_state(today: datetime.date) -> Case:
+    """NO_CADENCE, LAPSED (next contact due before ``today``) or ON_TRACK, in SQL."""
+    return Case(
+        When(next_contact_due__isnull=True, then=Value(NO_CADENCE)),
+        When(next_contact_due__lt=today, then=Value(LAPSED)),
+        default=Value(ON_TRACK),
+        output_field=IntegerField(),
+    )
+
+
+# What portfolio_frame and the dashboard read of each account, hashed per row by portfolio_fingerprint.
+FINGERPRINT_FIELDS = ("id", "name", "owner_id", "is_key", "status", "cadence_days", "region", "industry")
+
+
+def portfolio_fingerprint(filters: PortfolioFilters, *, today: datetime.date) -> tuple:
+    """A fingerprint of exactly what the dashboard reads of the accounts matching ``filters`` as of ``today``.
+
+    On PostgreSQL: the number of accounts and the sum of a 64-bit hash per account of the fields the frame
+    and the dashboard's tables show (FINGERPRINT_FIELDS) and of its cadence state, one sequential scan in
+    SQL (about 10 ms for 10,000 accounts, against ~200 ms of Python to recompute the dashboard). A logged
+    visit changes the fingerprint only when it changes what the dashboard counts (an account no longer
+    lapsed), so reps logging visits all day do not make every manager's dashboard recompute. Elsewhere
+    (SQLite, the embedded default): accounts_version(), which any account change moves.
+    """
+    if connection.vendor != "postgresql":
+        return accounts_version()
+    row = Func(
+        *(F(name) for name in FINGERPRINT_FIELDS),
+        _cadence_state(today),
+        template="concat_ws('|', %(expressions)s)",
+        output_field=TextField(),
+    )
+    found = (
+        Account.objects.filter(filters.q())
+        .order_by()
+        .aggregate(
+            accounts=Count("id"),
+            hashed=Sum(Func(row, Value(0), function="hashtextextended", output_field=BigIntegerField())),
+        )
+    )
+    return (found["accounts"], str(found["hashed"]))
+
+
 def portfolio_frame(
     *,
     run: ScoringRun | None,
@@ -162,12 +219,7 @@ def portfolio_frame(
     annotations: dict[str, Any] = {
         "f_key": _flag(Q(is_key=True)),
         "f_active": _flag(~Q(status=AccountStatus.LOST)),
-        "f_cadence": Case(
-            When(next_contact_due__isnull=True, then=Value(NO_CADENCE)),
-            When(next_contact_due__lt=today, then=Value(LAPSED)),
-            default=Value(ON_TRACK),
-            output_field=IntegerField(),
-        ),
+        "f_cadence": _cadence_state(today),
     }
     names = ["id", "owner_id", "f_key", "f_active", "cadence_days", "f_cadence"]
     for alias, source in (("cur", run), ("prev", previous)):
@@ -719,11 +771,10 @@ def portfolio_dashboard(
 
 
 def _snapshot_key(dash: Dashboard, migration_runs, rows: int) -> str:
-    """What makes a dashboard snapshot stale: another run, another day, other filters, any account change.
+    """What makes a dashboard snapshot stale: another run, another day, other filters, a change to what the
+    dashboard reads of the matching accounts (portfolio_fingerprint).
 
-    Account changes are seen through accounts_version() (every service that changes what the dashboard
-    shows saves `updated_at`); changes that touch no account (a KAM's capacity, a deletion) show within
-    KAM_DASHBOARD_CACHE_SECONDS.
+    Changes that touch no account row (a KAM's name or capacity) show within KAM_DASHBOARD_CACHE_SECONDS.
     """
     parts = [
         dash.run.pk,
@@ -733,7 +784,7 @@ def _snapshot_key(dash: Dashboard, migration_runs, rows: int) -> str:
         dash.filters,
         dash.today,
         rows,
-        accounts_version(),
+        portfolio_fingerprint(dash.filters, today=dash.today),
         settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
     ]
     return "dashboard:" + hashlib.sha256(repr(parts).encode()).hexdigest()

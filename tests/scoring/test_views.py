@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Account, Order
 from scoring.models import RunStatus, ScoringModel, ScoringRun
 from scoring.services import portfolio_recompute, scoring_run_execute, scoring_run_request
+from tests.conftest import need
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -267,6 +268,83 @@ def test_the_dashboard_snapshot_is_reused_until_an_account_changes(client, world
     )
     again = client.get(reverse("scoring:dashboard")).context["dash"]
     assert again.kpis["key_accounts"] == first.kpis["key_accounts"] + 1  # the decision shows at once
+
+
+def _dashboard_read(client) -> tuple:
+    """The dashboard as the manager sees it now, and whether it was computed (True) or the snapshot reused."""
+    with CaptureQueriesContext(connection) as queries:
+        dash = client.get(reverse("scoring:dashboard")).context["dash"]
+    computed = any("FROM \"accounts_account\"" in q["sql"] and "LEFT OUTER JOIN" in q["sql"]
+                   and "scoring_scoreresult" in q["sql"] for q in queries.captured_queries)  # fmt: skip
+    return dash, computed
+
+
+def test_a_visit_that_changes_nothing_the_dashboard_counts_keeps_its_snapshot(client, world):
+    """Reps log visits all day: one that leaves every account's cadence state as it was must not make each
+    manager's dashboard recompute the portfolio; one that takes an account out of lapsed must show at once."""
+    from accounts.services import visit_log
+
+    need(connection.vendor == "postgresql", "the row fingerprint is PostgreSQL's; SQLite uses the version")
+    today = timezone.localdate()
+    _portfolio(world, 6)
+    on_track, lapsed = world.rep_account, world.other_account
+    Account.objects.filter(pk=on_track.pk).update(
+        cadence_days=30, next_contact_due=today + datetime.timedelta(days=9)
+    )
+    Account.objects.filter(pk=lapsed.pk).update(
+        cadence_days=30, next_contact_due=today - datetime.timedelta(days=4)
+    )
+    client.force_login(world.manager)
+    first, computed = _dashboard_read(client)
+    assert computed
+    assert _dashboard_read(client)[1] is False  # nothing changed: the snapshot
+
+    on_track.refresh_from_db()
+    visit_log(account=on_track, logged_by=world.rep, date=today, kind="meeting", summary="Quarterly review")
+    on_track.refresh_from_db()
+    assert on_track.next_contact_due > today  # still on track, later
+    same, computed = _dashboard_read(client)
+    assert computed is False
+    assert same.kpis == first.kpis
+
+    lapsed.refresh_from_db()
+    visit_log(account=lapsed, logged_by=world.other_rep, date=today, kind="meeting", summary="Back on track")
+    after, computed = _dashboard_read(client)
+    assert computed
+    assert after.kpis["lapsed"] == first.kpis["lapsed"] - 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "Renamed GmbH"},
+        {"status": "lost"},
+        {"region": "West"},
+        {"cadence_days": 14},
+    ],
+)
+def test_any_change_the_dashboard_shows_recomputes_it(client, world, change):
+    from scoring.analytics import PortfolioFilters, portfolio_fingerprint
+
+    _portfolio(world, 4)
+    today = timezone.localdate()
+    before = portfolio_fingerprint(PortfolioFilters(), today=today)
+    Account.objects.filter(pk=world.rep_account.pk).update(**change, updated_at=timezone.now())
+    assert portfolio_fingerprint(PortfolioFilters(), today=today) != before
+    client.force_login(world.manager)
+    assert _dashboard_read(client)[1]
+
+
+def test_a_deleted_account_changes_the_fingerprint(world):
+    from scoring.analytics import PortfolioFilters, portfolio_fingerprint
+
+    today = timezone.localdate()
+    before = portfolio_fingerprint(PortfolioFilters(), today=today)
+    AccountFactory()
+    added = portfolio_fingerprint(PortfolioFilters(), today=today)
+    assert added != before
+    Account.objects.order_by("-pk").first().delete()
+    assert portfolio_fingerprint(PortfolioFilters(), today=today) != added
 
 
 def test_capacity_page_queries_do_not_grow_with_the_portfolio(client, world):
