@@ -158,7 +158,6 @@ def account_detail(request, pk):
         "orders_figure": _orders_figure(months),
         "hierarchy": selectors.hierarchy_rollup(account, user=request.user, today=today),
         "designations": account.designations.select_related("decided_by")[:5],
-        "visit_form": VisitForm(account=account),
         "alerts": selectors.open_alerts(account),
         "history": history,
         "sparkline": _sparkline([row["score"] for row in history]),
@@ -256,8 +255,11 @@ def account_edit(request, pk):
     )
 
 
+@vary_on_headers("HX-Request")
 @staff_page
 def visit_create(request, pk):
+    """The visit form and its POST. Asked for by htmx (the account page's quick log, when it is opened), only
+    the form itself: the account page does not build a form most of its viewers never open."""
     account = get_account_for_user(request.user, pk, write=True)
     form = VisitForm(request.POST or None, account=account)
     next_url = _next_url(request, account.get_absolute_url())
@@ -267,9 +269,10 @@ def visit_create(request, pk):
         )
         messages.success(request, f"Visit to {account} logged.")
         return redirect(next_url)
-    return render(
-        request, "accounts/visit_form.html", {"form": form, "account": account, "next_url": next_url}
-    )
+    context = {"form": form, "account": account, "next_url": next_url}
+    if request.method == "GET" and request.htmx and not request.htmx.history_restore_request:
+        return render(request, "accounts/visit_form.html#form", context | {"quick": True})
+    return render(request, "accounts/visit_form.html", context)
 
 
 @manager_page

@@ -7,6 +7,8 @@
  *   data-confirm="question"   on a <form>: asks before submitting
  *   data-open-details="id"    on a link: opens the <details id="..."> on this page instead of navigating
  *   data-results-summary      inside an htmx-swapped region: its text is announced in #results-status
+ *   data-focus-on-load        on an htmx target: its first field takes the focus once the content arrives
+ *   data-load-failed="text"   on an htmx target: what it says when the request fails (instead of waiting on)
  */
 (function () {
   "use strict";
@@ -77,6 +79,29 @@
       status.textContent = summary.textContent.replace(/\s+/g, " ").trim();
     }
   });
+
+  // A form fetched on demand (the account page's quick log): the field the user came for has the focus.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var region = event.detail && event.detail.target;
+    if (region && region.hasAttribute && region.hasAttribute("data-focus-on-load")) {
+      focusFirstField(region);
+    }
+  });
+
+  // A fragment that could not be fetched says so, rather than "Opening..." for ever.
+  function loadFailed(event) {
+    var region = event.detail && event.detail.target;
+    var text = region && region.getAttribute && region.getAttribute("data-load-failed");
+    if (text) {
+      var note = document.createElement("p");
+      note.className = "field__errors";
+      note.setAttribute("role", "alert");
+      note.textContent = text;
+      region.replaceChildren(note);
+    }
+  }
+  document.addEventListener("htmx:responseError", loadFailed);
+  document.addEventListener("htmx:sendError", loadFailed);
 
   // Focus the error summary of a form that came back with errors, so it is read out first.
   var summary = document.querySelector(".error-summary");

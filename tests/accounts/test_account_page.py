@@ -2,9 +2,11 @@
 and logging a visit in under a minute. Query counts are pinned: they must not grow with the record."""
 
 import datetime
+import html
 import json
 import re
 from decimal import Decimal
+from urllib.parse import quote
 
 import factory
 import pytest
@@ -312,9 +314,9 @@ def _count_queries(client, url):
 # from the cache), the account, its influencers (table and org chart), the active plan with its objectives and
 # actions, the score history, the monthly orders, the 12-month sums, the 12-month cost to serve (ROCI), the
 # group roll-up (children, one level walk, totals), open alerts, the current run and this account's result in
-# it, the visit timeline and who was met, service issues, the team, key designations, and the people offered in
-# the quick visit form.
-ACCOUNT_PAGE_QUERIES = 22
+# it, the visit timeline and who was met, service issues, the team and key designations. The quick visit form
+# is fetched only when it is opened.
+ACCOUNT_PAGE_QUERIES = 21
 
 
 def test_account_page_query_count_does_not_grow_with_the_record(world, client, django_assert_num_queries):
@@ -528,9 +530,35 @@ def test_log_a_visit_from_my_day_and_come_back(world, client):
 
 def test_quick_log_on_the_account_page_comes_back_to_it(world, client):
     client.force_login(world.rep)
-    body = body_of(client.get(world.rep_account.get_absolute_url()))
-    log = body[body.index('id="log-visit"') :]
-    assert f'name="next" value="{world.rep_account.get_absolute_url()}"' in log
+    page = world.rep_account.get_absolute_url()
+    body = body_of(client.get(page))
+    log = body[body.index('id="log-visit"') : body.index("</details>", body.index('id="log-visit"'))]
+    # The page carries no form, only where to fetch it when the quick log is opened (and, without
+    # JavaScript, a link to the full form).
+    assert 'name="summary"' not in log
+    fragment_url = html.unescape(re.search(r'hx-get="([^"]+)"', log).group(1))
+    assert fragment_url == reverse("accounts:visit_create", args=[world.rep_account.pk]) + "?next=" + quote(
+        page
+    )
+    assert f'href="{reverse("accounts:visit_create", args=[world.rep_account.pk])}"' in log
+
+    fragment = client.get(fragment_url, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert "HX-Request" in fragment["Vary"]
+    form = fragment.content.decode()
+    assert "<html" not in form
+    assert "<nav" not in form
+    assert form.lstrip().startswith("<form")
+    assert 'name="csrfmiddlewaretoken"' in form
+    assert f'name="next" value="{page}"' in form
+    assert 'name="summary"' in form
+    assert 'name="kind"' in form
+    assert "Open the full form" in form
+    assert "Cancel" not in form
+    full = body_of(client.get(reverse("accounts:visit_create", args=[world.rep_account.pk])))
+    assert "<nav" in full
+    assert "Cancel" in full
+    assert "Open the full form" not in full
 
 
 def test_visit_next_never_leaves_the_site(world, client):
