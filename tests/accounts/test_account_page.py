@@ -425,6 +425,31 @@ def test_my_day_query_count_is_fixed(world, client, django_assert_num_queries, n
     assert body.count('class="status-select') == shown
 
 
+def test_my_day_reads_escalated_alerts_on_others_accounts_in_the_same_queries(
+    world, client, django_assert_num_queries
+):
+    """My day's alert query loads only the columns its rows show: showing the owner, whom it was escalated
+    to and its status must not fetch anything per row."""
+    for i in range(4):
+        account = AccountFactory(owner=world.other_rep, name=f"Escalated {i}")
+        CadenceAlert.objects.create(
+            account=account,
+            kind=AlertKind.LAPSED_CADENCE if i % 2 else AlertKind.COVERAGE_GAP,
+            opened_on=TODAY(),
+            status=AlertStatus.ACKNOWLEDGED if i == 0 else AlertStatus.OPEN,
+            acknowledged_at=timezone.now() if i == 0 else None,
+            escalated_at=timezone.now(),
+            escalated_to=world.manager,
+        )
+    client.force_login(world.manager)
+    with django_assert_num_queries(MY_DAY_QUERIES):
+        body = body_of(client.get(reverse("home")))
+    alerts = _section(body, "alerts-title", "actions-title")
+    assert alerts.count(f"Escalated to {world.manager}") == 4
+    assert alerts.count(f"owner {world.other_rep}") == 4
+    assert alerts.count("Acknowledged") == 1
+
+
 def _section(body: str, start_id: str, end_id: str) -> str:
     return body[body.index(f'id="{start_id}"') : body.index(f'id="{end_id}"')]
 
