@@ -224,3 +224,25 @@ def test_a_rep_is_told_kindly_that_manager_pages_are_not_for_them(open_session, 
     expect(tab.page.get_by_role("heading", name="You can't do that here")).to_be_visible()
     expect(tab.page.get_by_role("link", name="Go to My day")).to_be_visible()
     tab.problems.assert_none()
+
+
+def test_a_filter_after_the_session_expired_opens_the_login_page_and_comes_back(open_session, world):
+    """htmx follows a redirect inside its own request: without HtmxLoginRedirectMiddleware the login form
+    would appear inside the results table. Instead the whole page goes to the login and back."""
+    tab = open_session()
+    tab.login("rep")
+    tab.goto("/accounts/?tier=A")
+    page = tab.page
+    expect(page.locator("#results")).to_be_visible()
+    page.context.clear_cookies()  # the session ends (expired, or logged out in another tab)
+
+    page.get_by_label("Search").fill("Own")
+    page.wait_for_url(re.compile(r"/login/\?next="))
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert page.locator("#results").count() == 0  # a whole login page, not a fragment of one
+    page.get_by_label("Username").fill("rep")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/accounts/\?"))
+    expect(page.get_by_role("heading", name="Accounts", exact=True)).to_be_visible()
+    tab.problems.assert_none()

@@ -1,15 +1,18 @@
 """Log-in throttling and lockout (django-axes), session expiry, and logging out everywhere on a password change."""
 
 import datetime
+from urllib.parse import urlencode
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.test import Client
+from django.http import HttpResponseRedirect
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import ApiKey, ApiScope
+from kam.web import HtmxLoginRedirectMiddleware
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"  # tests/factories.py
@@ -179,3 +182,63 @@ def test_the_password_page_is_for_people_only(client, world):
     assert client.get(reverse("password_change"))["Location"].startswith(reverse("login"))
     client.force_login(world.integration)
     assert client.get(reverse("password_change")).status_code == 403
+
+
+# --- An expired session during an htmx request --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/accounts/?q=acme", {"HX-Target": "results"}),  # the account list's live filter
+        ("/scoring/?region=DACH", {"HX-Target": "dashboard-body"}),  # the dashboard's filters
+        (None, {"HX-Target": "log-visit-body"}),  # the account page's quick log
+    ],
+)
+def test_an_htmx_request_after_the_session_expired_goes_to_the_login_page_as_a_whole_page(
+    client, world, path, headers
+):
+    """Without this the browser follows the redirect inside htmx's request and swaps the login form into the
+    fragment. The answer tells htmx to load the login page instead, and to come back to the page after."""
+    path = path or reverse("accounts:visit_create", args=[world.rep_account.pk])
+    page = "https://testserver/accounts/?q=acme&tier=A"
+    response = client.get(
+        path, headers={"HX-Request": "true", "HX-Current-URL": page, **headers}, secure=True
+    )
+    assert response.status_code == 200
+    assert response.content == b""
+    assert "Location" not in response
+    assert response["HX-Redirect"] == reverse("login") + "?" + urlencode({"next": "/accounts/?q=acme&tier=A"})
+
+    # Logging in from there lands on the page the user was on.
+    login_page = client.get(response["HX-Redirect"], secure=True)
+    assert login_page.status_code == 200
+    done = client.post(
+        response["HX-Redirect"],
+        {"username": "rep", "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.7",
+        secure=True,
+    )
+    assert done.status_code == 302
+    assert done["Location"] == "/accounts/?q=acme&tier=A"
+
+
+def test_an_htmx_login_redirect_never_sends_the_user_to_another_site(client, world):
+    response = client.get(
+        "/accounts/",
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"},
+        secure=True,
+    )
+    assert response["HX-Redirect"] == reverse("login") + "?" + urlencode({"next": reverse("home")})
+
+
+def test_plain_requests_and_other_htmx_redirects_are_left_alone(client, world):
+    plain = client.get("/accounts/", secure=True)
+    assert plain.status_code == 302
+    assert plain["Location"].startswith(reverse("login"))
+    client.force_login(world.rep)
+    # A logged-in htmx request that redirects elsewhere (not to the login page) is not touched.
+    request = RequestFactory().get("/x/", headers={"HX-Request": "true"})
+    response = HtmxLoginRedirectMiddleware(lambda r: HttpResponseRedirect("/accounts/1/"))(request)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/1/"
