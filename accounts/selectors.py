@@ -169,23 +169,34 @@ def with_parent_visibility(queryset: QuerySet[Account], *, user) -> QuerySet[Acc
     return queryset.annotate(parent_visible=Exists(parents))
 
 
-def hierarchy_rollup(account: Account, *, user, today: datetime.date) -> dict:
-    """Parent, visible children and the 12-month revenue and CM of the account plus all its descendants."""
+def hierarchy_rollup(
+    account: Account, *, user, today: datetime.date, own_12m: tuple[Decimal, Decimal] | None = None
+) -> dict:
+    """Parent, visible children and the 12-month revenue and CM of the account plus all its descendants.
+
+    ``own_12m``: the account's own 12-month (revenue, variable cost), when the caller has them already
+    (order_summary): an account without subsidiaries, most of them, then costs no query for its totals.
+    """
     visible = Account.objects.visible_to(user)
     children = list(visible.filter(parent=account).order_by("name"))
     # A rep may see a subsidiary without its parent: then the parent is not named (it does not exist for them).
     parent = account.parent if account.parent_id and visible.filter(pk=account.parent_id).exists() else None
-    # Walk down level by level (one query per level; hierarchies are shallow), through visible accounts only:
-    # a rep must not learn the margins of subsidiaries they do not serve.
-    family, frontier = {account.pk}, {account.pk}
+    # Walk down level by level (one query per level below the children; hierarchies are shallow), through
+    # visible accounts only: a rep must not learn the margins of subsidiaries they do not serve.
+    frontier = {child.pk for child in children}
+    family = {account.pk} | frontier
     while frontier:
         frontier = set(visible.filter(parent_id__in=frontier).values_list("id", flat=True)) - family
         family |= frontier
-    start = today - datetime.timedelta(days=365)
-    totals = Order.objects.filter(account_id__in=family, date__gt=start, date__lte=today).aggregate(
-        revenue=Coalesce(Sum("revenue"), ZERO), cost=Coalesce(Sum("variable_cost"), ZERO)
-    )
-    revenue, cm = totals["revenue"], totals["revenue"] - totals["cost"]
+    if family == {account.pk} and own_12m is not None:
+        revenue, cost = own_12m
+    else:
+        start = today - datetime.timedelta(days=365)
+        totals = Order.objects.filter(account_id__in=family, date__gt=start, date__lte=today).aggregate(
+            revenue=Coalesce(Sum("revenue"), ZERO), cost=Coalesce(Sum("variable_cost"), ZERO)
+        )
+        revenue, cost = totals["revenue"], totals["cost"]
+    cm = revenue - cost
     return {
         "parent": parent,
         # Part of a group this user cannot see: said, but never named.

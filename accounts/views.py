@@ -142,6 +142,7 @@ def account_detail(request, pk):
     plan = plan_selectors.active_plan(account)
     history = selectors.score_history(account)
     months = selectors.monthly_series([account.pk], months=CHART_MONTHS, today=today)
+    orders = selectors.order_summary(account, today=today)
     context = {
         "account": account,
         "today": today,
@@ -153,10 +154,12 @@ def account_detail(request, pk):
         "org_chart": selectors.org_chart(influencers),
         "visits": selectors.visit_timeline(account, limit=20),
         "issues": account.service_issues.select_related("reported_by")[:20],
-        "orders": selectors.order_summary(account, today=today),
+        "orders": orders,
         "months": months,
         "orders_figure": _orders_figure(months),
-        "hierarchy": selectors.hierarchy_rollup(account, user=request.user, today=today),
+        "hierarchy": selectors.hierarchy_rollup(
+            account, user=request.user, today=today, own_12m=(orders["revenue_12m"], orders["cost_12m"])
+        ),
         "designations": account.designations.select_related("decided_by")[:5],
         "alerts": selectors.open_alerts(account),
         "history": history,

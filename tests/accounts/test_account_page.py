@@ -315,8 +315,8 @@ def _count_queries(client, url):
 # actions, the score history, the monthly orders, the 12-month sums, the 12-month cost to serve (ROCI), the
 # group roll-up (children, one level walk, totals), open alerts, the current run and this account's result in
 # it, the visit timeline and who was met, service issues, the team and key designations. The quick visit form
-# is fetched only when it is opened.
-ACCOUNT_PAGE_QUERIES = 21
+# is fetched only when it is opened; an account without subsidiaries reads no group totals.
+ACCOUNT_PAGE_QUERIES = 19
 
 
 def test_account_page_query_count_does_not_grow_with_the_record(world, client, django_assert_num_queries):
@@ -329,6 +329,49 @@ def test_account_page_query_count_does_not_grow_with_the_record(world, client, d
     assert body.count('class="org-node ') == 25
     assert body.count('class="status-select') == 25
     assert "over 24 runs" in body  # the trend shows the last 24 runs
+
+
+def _group(world):
+    """Holding (rep) > Plant (rep) > Line (rep), and Holding > Foreign Arm (the other rep's, not the rep's to see)."""
+    holding = AccountFactory(name="Holding", owner=world.rep)
+    plant = AccountFactory(name="Plant", owner=world.rep, parent=holding)
+    line = AccountFactory(name="Line", owner=world.rep, parent=plant)
+    foreign = AccountFactory(name="Foreign Arm", owner=world.other_rep, parent=holding)
+    for account, revenue, cost in ((holding, "1000", "600"), (plant, "2000", "1500"), (line, "500", "100"),
+                                   (foreign, "9000", "1000")):  # fmt: skip
+        OrderFactory(account=account, revenue=Decimal(revenue), variable_cost=Decimal(cost))
+        OrderFactory(account=account, date=TODAY() - datetime.timedelta(days=400), revenue=Decimal("77777"))
+    return holding, plant, line
+
+
+@pytest.mark.parametrize(
+    ("who", "size", "revenue", "cm"), [("rep", 3, "3,500", "1,300"), ("manager", 4, "12,500", "9,300")]
+)
+def test_the_group_total_adds_up_the_visible_subsidiaries_at_every_level(
+    world, client, who, size, revenue, cm
+):
+    holding, _, _ = _group(world)
+    client.force_login(getattr(world, who))
+    response = client.get(holding.get_absolute_url())
+    rollup = response.context["hierarchy"]
+    assert rollup["family_size"] == size
+    body = body_of(response)
+    group = body[body.index('id="hierarchy-title"') : body.index('id="designations-title"')]
+    assert f"This account and {size - 1} subsidiaries at all levels." in group
+    assert f'<span class="nowrap">{revenue}</span>' in group
+    assert f'<span class="nowrap">{cm}</span>' in group
+    assert ("Foreign Arm" in group) is (who == "manager")
+
+
+def test_an_account_without_subsidiaries_reads_no_group_totals(world, client, django_assert_num_queries):
+    _, plant, line = _group(world)
+    client.force_login(world.rep)
+    leaf = _count_queries(client, line.get_absolute_url())
+    parent = _count_queries(client, plant.get_absolute_url())
+    assert parent == leaf + 2  # one level further down, and the group's totals
+    rollup = client.get(line.get_absolute_url()).context["hierarchy"]
+    assert rollup["family_size"] == 1
+    assert (rollup["revenue_12m"], rollup["cm_12m"]) == (Decimal("500"), Decimal("400"))
 
 
 # --- My day ---------------------------------------------------------------------------------------------------
