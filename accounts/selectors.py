@@ -7,7 +7,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Abs, Coalesce, RowNumber, TruncMonth
 
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, AccountStatus, Order, User, Visit
@@ -257,17 +270,23 @@ CRITERION_FORMATS = {
 
 def score_explanation(account: Account) -> dict | None:
     """Why the account scored what it did in the current run: each criterion's raw value, percentile-
-    normalised value, weight and points (points = 100 x weight x normalised). Two queries.
+    normalised value, weight and points (points = 100 x weight x normalised). One query (the result with its
+    run and model, the current run found in a subquery), two when the current run did not score the account.
 
     None if there is no successful run yet; `result` is None if the current run did not score the account.
     """
-    from scoring.models import ScoreResult
+    from scoring.models import ScoreResult, ScoringRun
     from scoring.selectors import current_run
 
-    run = current_run()
+    current = ScoringRun.objects.succeeded().latest_first().values("pk")[:1]
+    result = (
+        ScoreResult.objects.select_related("run__model")
+        .filter(account=account, run=Subquery(current))
+        .first()
+    )
+    run = result.run if result is not None else current_run()
     if run is None:
         return None
-    result = ScoreResult.objects.filter(run=run, account=account).first()
     rows = []
     if result is not None:
         rows = [

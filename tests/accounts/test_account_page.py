@@ -313,10 +313,10 @@ def _count_queries(client, url):
 # The account page reads a fixed set of queries, whatever the size of the record: the user (the session comes
 # from the cache), the account, its influencers (table and org chart), the active plan with its objectives and
 # actions, the score history, the monthly orders, the 12-month sums, the 12-month cost to serve (ROCI), the
-# group roll-up (children, one level walk, totals), open alerts, the current run and this account's result in
-# it, the visit timeline and who was met, service issues, the team and key designations. The quick visit form
-# is fetched only when it is opened; an account without subsidiaries reads no group totals.
-ACCOUNT_PAGE_QUERIES = 19
+# group roll-up (its children, its parent if any; a group also one query per level below and its totals), open
+# alerts, this account's result in the current run (with the run), the visit timeline and who was met, service
+# issues, the team and key designations. The quick visit form is fetched only when it is opened.
+ACCOUNT_PAGE_QUERIES = 18
 
 
 def test_account_page_query_count_does_not_grow_with_the_record(world, client, django_assert_num_queries):
