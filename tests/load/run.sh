@@ -94,10 +94,24 @@ if [[ -z "$up" ]]; then
     exit 1
 fi
 
+# CPU time the app has used so far (clock ticks of user + system time): gunicorn's master and its workers.
+app_cpu_ticks() {
+    local total=0 pid stat
+    for pid in $GUNICORN $(pgrep -P $GUNICORN); do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        set -- ${stat##*) }  # the fields after "pid (name) ": utime and stime are the 12th and 13th
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== locust: $LOAD_USERS users for $LOAD_TIME (load average before: $LOAD_BEFORE)"
 # --reset-stats: count from the moment every user is running, i.e. the steady state, for $LOAD_TIME.
 RAMP=$(( (LOAD_USERS + LOAD_SPAWN_RATE - 1) / LOAD_SPAWN_RATE + 5 ))
+# The app's CPU over the measured period (from the end of the ramp-up), for the CPU cost of a request.
+(sleep "$RAMP"; app_cpu_ticks > "$LOAD_OUT/cpu_start") &
+SAMPLER=$!
 "$BIN/locust" -f tests/load/locustfile.py --headless --host "http://127.0.0.1:$LOAD_PORT" \
     -u "$LOAD_USERS" -r "$LOAD_SPAWN_RATE" --run-time "$(( $("$PY" -c "
 import re, sys
@@ -106,6 +120,14 @@ print(int(m[1]) * {'': 1, 's': 1, 'm': 60, 'h': 3600}[m[2]])") + RAMP ))s" \
     --reset-stats --only-summary --csv "$LOAD_OUT/locust" --json-file "$LOAD_OUT/locust" \
     --loglevel WARNING || true
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+CPU_END=$(app_cpu_ticks)
+wait $SAMPLER || true
+CPU_TICKS=$((CPU_END - $(cat "$LOAD_OUT/cpu_start" 2>/dev/null || echo "$CPU_END")))
+CPU_WINDOW=$("$PY" -c "
+import re
+m = re.fullmatch(r'(\d+)([smh]?)', '$LOAD_TIME')
+print(int(m[1]) * {'': 1, 's': 1, 'm': 60, 'h': 3600}[m[2]])")
 
 "$PY" tests/load/summary.py "$LOAD_OUT" --users "$LOAD_USERS" --workers "$LOAD_WORKERS" \
-    --threads "$LOAD_THREADS" --accounts "$LOAD_ACCOUNTS" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER"
+    --threads "$LOAD_THREADS" --accounts "$LOAD_ACCOUNTS" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" \
+    --cpu-seconds "$("$PY" -c "print($CPU_TICKS / $(getconf CLK_TCK))")" --cpu-window "$CPU_WINDOW"

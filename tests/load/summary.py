@@ -23,6 +23,9 @@ def main() -> int:
         parser.add_argument(f"--{name}", type=int, required=True)
     parser.add_argument("--load-before", required=True)
     parser.add_argument("--load-after", required=True)
+    # The app's (gunicorn's) CPU seconds over the last --cpu-window seconds of the run, from /proc.
+    parser.add_argument("--cpu-seconds", type=float)
+    parser.add_argument("--cpu-window", type=float)
     args = parser.parse_args()
 
     with (args.out / "locust_stats.csv").open() as f:
@@ -53,6 +56,11 @@ def main() -> int:
         "endpoints": {f"{row['Type']} {row['Name']}": figures(row) for row in rows if row is not total},
         "targets": {"rps": TARGET_RPS, "p95_ms": TARGET_P95_MS, "failures": 0},
     }
+    if args.cpu_seconds and args.cpu_window and summary["rps"]:
+        summary["app_cpu"] = {
+            "cores": round(args.cpu_seconds / args.cpu_window, 2),
+            "ms_per_request": round(args.cpu_seconds * 1000 / (summary["rps"] * args.cpu_window), 1),
+        }
     summary["targets_met"] = (
         summary["rps"] >= TARGET_RPS and summary["p95_ms"] < TARGET_P95_MS and summary["failures"] == 0
     )
@@ -69,6 +77,11 @@ def main() -> int:
         f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, "
         f"{summary['failures']} failures"
     )
+    if "app_cpu" in summary:
+        print(
+            f"app (gunicorn) CPU: {summary['app_cpu']['cores']} cores, "
+            f"{summary['app_cpu']['ms_per_request']} ms per request"
+        )
     print(f"load average before {args.load_before}, after {args.load_after} ({os.cpu_count()} CPUs)")
     verdict = "MET" if summary["targets_met"] else "MISSED"
     print(f"targets (>= {TARGET_RPS} req/s, p95 < {TARGET_P95_MS} ms, no failures): {verdict}")
