@@ -278,7 +278,7 @@ def score_explanation(account: Account) -> dict | None:
     from scoring.models import ScoreResult, ScoringRun
     from scoring.selectors import current_run
 
-    current = ScoringRun.objects.succeeded().latest_first().values("pk")[:1]
+    current = ScoringRun.objects.current_candidates().values("pk")[:1]
     result = (
         ScoreResult.objects.select_related("run__model")
         .filter(account=account, run=Subquery(current))

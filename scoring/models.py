@@ -167,7 +167,11 @@ class ScoringRunQuerySet(models.QuerySet):
 
         A run for an earlier date (a backfill of history) is kept as history and never replaces it.
         """
-        return self.succeeded().latest_first().first()
+        return self.current_candidates().first()
+
+    def current_candidates(self):
+        """current()'s ordering as a queryset: `.values("pk")[:1]` is the current run as a subquery."""
+        return self.succeeded().latest_first()
 
     def in_progress(self):
         return self.filter(status__in=IN_PROGRESS)
