@@ -246,3 +246,20 @@ def test_a_filter_after_the_session_expired_opens_the_login_page_and_comes_back(
     page.wait_for_url(re.compile(r"/accounts/\?"))
     expect(page.get_by_role("heading", name="Accounts", exact=True)).to_be_visible()
     tab.problems.assert_none()
+
+
+def test_a_quick_log_that_cannot_be_fetched_says_so(open_session, world):
+    """The server failing the quick log's fetch must not leave "Opening the form..." on screen for ever."""
+    tab = open_session()
+    tab.login("rep")
+    tab.goto(world.rep_account.get_absolute_url())
+    page = tab.page
+    page.route(re.compile(r"/visits/new/"), lambda route: route.fulfill(status=500, body="Server Error"))
+    page.locator("#log-visit > summary").click()
+    alert = page.locator("#log-visit-body [role=alert]")
+    expect(alert).to_have_text("The form could not be opened. Reload the page and try again.")
+    expect(page.locator("#log-visit-body")).not_to_contain_text("Opening the form")
+    # The 500 we staged is the only thing the browser reported.
+    assert tab.problems.lines
+    assert all("500" in line for line in tab.problems.lines), tab.problems.lines
+    tab.problems.lines.clear()
