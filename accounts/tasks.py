@@ -46,6 +46,9 @@ DIGEST_RETRY = {
     "autoretry_for": (*TRANSIENT_ERRORS, DigestNotSent),
     "retry_backoff": 30,
     "retry_backoff_max": 30 * 60,
+    # One task a day, no herd to spread: full jitter would only allow a retry straight away (1 time in 31),
+    # at a mail server that refused a moment ago. 30 s, 60 s, 120 s ... instead.
+    "retry_jitter": False,
 }
 
 

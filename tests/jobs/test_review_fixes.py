@@ -132,7 +132,7 @@ def test_a_refused_send_releases_only_that_owners_claim_and_the_retry_sends_only
         digest_send_task(today=TODAY.isoformat())
     assert sorted(m.to[0] for m in mailoutbox) == sorted([world.other_rep.email, world.manager.email])
     assert isinstance(retry.call_args.kwargs["exc"], digest.DigestNotSent)
-    assert retry.call_args.kwargs["countdown"] > 0  # with backoff, not back to back
+    assert retry.call_args.kwargs["countdown"] == 30  # with backoff, not back to back: 30 s, then 60 s ...
     assert retry.call_args.kwargs["exc"].failed == [world.rep.username]
 
     flaky_mail.refuse = set()  # the mail server is back: the retry sends the rep's, and nobody's twice
