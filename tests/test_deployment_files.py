@@ -1,5 +1,6 @@
 """docker-compose.yml and the Dockerfile must point at modules and commands that exist."""
 
+import gc
 import importlib
 import re
 from pathlib import Path
@@ -25,3 +26,19 @@ def test_healthcheck_url_is_routed(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_gunicorn_workers_freeze_what_they_loaded(monkeypatch):
+    """gunicorn.conf.py, read the way gunicorn reads it, takes a worker's loaded objects out of the collector."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    monkeypatch.setattr("sys.argv", ["gunicorn", "kam.wsgi:application"])
+    server = WSGIApplication()  # loads ./gunicorn.conf.py from the working directory, as gunicorn does
+    server.load_config_from_file(str(ROOT / "gunicorn.conf.py"))
+    assert server.cfg.post_worker_init.__module__ != "gunicorn.config"  # ours, not gunicorn's no-op default
+    frozen = gc.get_freeze_count()
+    try:
+        server.cfg.post_worker_init(None)
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()

@@ -8,17 +8,21 @@ time goes, one endpoint at a time, without locust, gunicorn or other requests co
 
 Each endpoint is requested as the load test requests it (production settings, X-Forwarded-Proto: https, a
 rep's or the manager's session, an integration's API key), once to warm up, then --requests times; the report
-is the process CPU time per request (what the two cores pay for), the wall time and the database queries.
+is the process CPU time per request (what the two cores pay for), the part of it the garbage collector took,
+the wall time and the database queries. The process freezes what it has loaded out of the collector's reach,
+as gunicorn.conf.py has each gunicorn worker do; --no-gc-freeze measures without it.
 The defaults below point at the load test's database and Redis; override them in the environment.
 """
 
 import argparse
 import datetime
 import functools
+import gc
 import json
 import os
 import random
 import re
+import runpy
 import sys
 import time
 import uuid
@@ -134,6 +138,25 @@ def _endpoints():
     ]
 
 
+class GcTimer:
+    """Wall time spent in garbage collections (gc.callbacks), to divide by the requests made."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+
+def _freeze_like_gunicorn() -> None:
+    runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["post_worker_init"](None)
+
+
 def _count(queries: list, execute, sql, *args):
     queries.append(sql)
     return execute(sql, *args)
@@ -143,20 +166,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave the loaded objects to the collector"
+    )
     args = parser.parse_args()
     report = {}
     try:
-        for name, request in _endpoints():
+        endpoints = _endpoints()
+        if not args.no_gc_freeze:
+            _freeze_like_gunicorn()
+        collector = GcTimer()
+        for name, request in endpoints:
             request()
             queries = []
             with connection.execute_wrapper(functools.partial(_count, queries)):
                 status = request().status_code
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, collecting = time.process_time(), time.perf_counter(), collector.seconds
             for _ in range(args.requests):
                 request()
             report[name] = {
                 "status": status,
                 "cpu_ms": round((time.process_time() - cpu) / args.requests * 1000, 1),
+                "gc_ms": round((collector.seconds - collecting) / args.requests * 1000, 1),
                 "wall_ms": round((time.perf_counter() - wall) / args.requests * 1000, 1),
                 "queries": len(queries),
             }
@@ -165,9 +196,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print(f"{'endpoint':34s} {'status':>6s} {'CPU ms':>7s} {'wall ms':>8s} {'queries':>8s}")
+    print(f"{'endpoint':34s} {'status':>6s} {'CPU ms':>7s} {'of it GC':>8s} {'wall ms':>8s} {'queries':>8s}")
     for name, row in report.items():
-        print(f"{name:34s} {row['status']:6d} {row['cpu_ms']:7.1f} {row['wall_ms']:8.1f} {row['queries']:8d}")
+        print(
+            f"{name:34s} {row['status']:6d} {row['cpu_ms']:7.1f} {row['gc_ms']:8.1f} {row['wall_ms']:8.1f}"
+            f" {row['queries']:8d}"
+        )
 
 
 if __name__ == "__main__":
