@@ -2,10 +2,11 @@
 
 `demo_seed()` writes the demo users and a portfolio: accounts with group hierarchies and account teams,
 `months` of orders, manager ratings, key-account designations, buying influencers with org charts,
-profiles, a year of visits, service issues and this year's account plans. Everything is planned in Python
-from one `random.Random(seed)` and one `numpy.random.default_rng(seed)`, then written with `bulk_create`, so
-the same seed gives the same portfolio (dates are relative to `today`): 300 accounts take about two
-seconds on SQLite, 10,000 accounts (a quarter of a million orders) under a minute.
+profiles, a year of visits, service issues, this year's account plans, and the audit trail of the
+designations and profiles. Everything is planned in Python from one `random.Random(seed)` and one
+`numpy.random.default_rng(seed)`, then written with `bulk_create`, so the same seed gives the same portfolio
+(dates are relative to `today`): 300 accounts take about two seconds on SQLite, 10,000 accounts (a quarter
+of a million orders) under a minute.
 
 The shape is deliberate (DOMAIN.md sections 2 and 3): revenue is lognormal, so about 20% of the accounts
 bring about 80% of it; several of the biggest accounts run on thin margins (5-12% CM) while the middle
@@ -13,6 +14,7 @@ group is fat (30-45%); some accounts churned (no orders for 6-9 months), some ar
 shrinking; about a quarter of the key accounts have a lapsed visit cadence.
 """
 
+import copy
 import datetime
 import gc
 import random
@@ -843,7 +845,7 @@ class _Generator:
             for p in batch:
                 p.account.parent = p.parent.account if p.parent else None
             Account.objects.bulk_create([p.account for p in batch], batch_size=BATCH_SIZE)
-        self._write_designations(plans, manager)
+        designations = self._write_designations(plans, manager)
         AccountTeamMember.objects.bulk_create(
             [
                 AccountTeamMember(account=p.account, user=users[username], function=function)
@@ -853,7 +855,7 @@ class _Generator:
             batch_size=BATCH_SIZE,
         )
         self._write_orders(plans)
-        self._write_profiles(plans)
+        profiles = self._write_profiles(plans)
         for level in (0, 1, 2):
             people = [person for p in plans for person in p.people if person.level == level]
             for p in plans:
@@ -865,8 +867,11 @@ class _Generator:
         self._write_visits(plans)
         self._write_issues(plans)
         self._write_plans(plans)
+        self._write_history(designations, profiles, manager)
 
-    def _write_designations(self, plans: list[_Plan], manager: User) -> None:
+    def _write_designations(
+        self, plans: list[_Plan], manager: User
+    ) -> list[tuple[KeyDesignation, datetime.date]]:
         rows = []
         for p in plans:
             if p.account.is_key:
@@ -888,6 +893,46 @@ class _Generator:
         for row, day in rows:  # decided_at is auto_now_add: back-date it to the decision day afterwards
             row.decided_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(9, 30)))
         KeyDesignation.objects.bulk_update([row for row, _ in rows], ["decided_at"], batch_size=BATCH_SIZE)
+        return rows
+
+    def _write_history(
+        self,
+        designations: list[tuple[KeyDesignation, datetime.date]],
+        profiles: list[AccountProfile],
+        manager: User,
+    ) -> None:
+        """The audit trail (kam/audit.py) of what the demo's people decided and wrote; bulk_create writes none.
+
+        Each key designation is a change of its account by the manager on the day it was made, after the
+        account as the import brought it in (not key, no one), so the trail shows what changed; each profile is
+        written by the account's owner in working hours of the last four months (its "updated" date moves with it).
+        The days come from their own stream: every other demo fact stays as it was."""
+        rng = random.Random(f"history-{self.seed}")
+
+        def at(day: datetime.date, hour: int, minute: int = 30) -> datetime.datetime:
+            return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+        imported = at(self.today - datetime.timedelta(days=max(self.window_days, 900) + 1), 8)
+        created, changed = [], []
+        for account in dict.fromkeys(row.account for row, _ in designations):
+            before = copy.copy(account)
+            before.is_key, before.key_since, before.key_reason, before.key_decided_by = False, None, "", None
+            before._history_date, before._history_user = imported, None
+            created.append(before)
+        for row, day in designations:
+            after = copy.copy(row.account)
+            after.is_key, after.key_reason, after.key_decided_by = row.is_key, row.reason, manager
+            after.key_since = (row.account.key_since or day) if row.is_key else None
+            after._history_date, after._history_user = at(day, 9), manager
+            changed.append(after)
+        Account.history.bulk_history_create(created, batch_size=BATCH_SIZE)
+        Account.history.bulk_history_create(changed, batch_size=BATCH_SIZE, update=True)
+        for profile in profiles:
+            day = self.today - datetime.timedelta(days=rng.randint(1, 120))
+            profile.updated_at = at(day, rng.randint(8, 17), rng.randint(0, 59))
+            profile._history_date, profile._history_user = profile.updated_at, profile.updated_by
+        AccountProfile.objects.bulk_update(profiles, ["updated_at"], batch_size=BATCH_SIZE)
+        AccountProfile.history.bulk_history_create(profiles, batch_size=BATCH_SIZE)
 
     def _write_orders(self, plans: list[_Plan]) -> None:
         """Orders numbered in date order across the portfolio, like an ERP would."""
@@ -915,7 +960,7 @@ class _Generator:
             ]
             Order.objects.bulk_create(rows, batch_size=BATCH_SIZE)
 
-    def _write_profiles(self, plans: list[_Plan]) -> None:
+    def _write_profiles(self, plans: list[_Plan]) -> list[AccountProfile]:
         rng, rows = self.rng, []
         for p in plans:
             is_key = p.key in ("big", "partner")
@@ -938,6 +983,7 @@ class _Generator:
                 setattr(profile, question, rng.choice(PROFILE_TEXT[question]).format(**words))
             rows.append(profile)
         AccountProfile.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        return rows
 
     def _write_visits(self, plans: list[_Plan]) -> None:
         rng, users, rows, met = self.rng, self.users, [], []

@@ -15,7 +15,7 @@ from accounts.alerts import lapsed_accounts
 from accounts.demo import DEMO_PASSWORD, REPS
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, AlertKind, CadenceAlert, Order, User, Visit
 from plans.models import AccountPlan, ActionStatus, Approach, PlanStatus
-from profiles.models import BuyingInfluencer, BuyingRole
+from profiles.models import AccountProfile, BuyingInfluencer, BuyingRole
 from scoring.models import ScoringRun
 
 ACCOUNTS = 60
@@ -122,6 +122,54 @@ def test_every_key_account_carries_the_managers_dated_and_reasoned_decision(toda
     for account in Account.objects.filter(is_key=False, designations__isnull=False):  # unmade key accounts
         assert account.key_since is None
         assert not account.designations.first().is_key
+
+
+def test_the_audit_trail_holds_each_designation_and_profile_as_its_people_made_them(today):
+    """bulk_create writes no history: the seed writes the trail the managers' audit page shows."""
+    designated = Account.objects.filter(designations__isnull=False).distinct()
+    assert designated.count() >= ACCOUNTS // 10  # the key accounts, and any that were key once
+    for account in designated.prefetch_related("designations"):
+        trail = list(account.history.order_by("history_date", "history_id"))
+        decisions = sorted(account.designations.all(), key=lambda d: d.decided_at)
+        imported, *changes = trail
+        assert imported.history_type == "+"
+        assert imported.history_user is None
+        assert not imported.is_key
+        assert imported.key_decided_by is None
+        assert [h.history_type for h in changes] == ["~"] * len(decisions)
+        for change, decision in zip(changes, decisions, strict=True):
+            assert change.history_date == decision.decided_at
+            assert change.history_user.username == "manager"
+            assert (change.is_key, change.key_reason) == (decision.is_key, decision.reason)
+        # The last change is the account as it is now.
+        assert (changes[-1].is_key, changes[-1].key_since, changes[-1].key_reason) == (
+            account.is_key,
+            account.key_since,
+            account.key_reason,
+        )
+    assert not Account.history.exclude(id__in=designated.values("pk")).exists()
+
+    profiles = AccountProfile.objects.select_related("account__owner")
+    assert profiles.exists()
+    for profile in profiles:
+        (created,) = profile.history.all()
+        assert created.history_type == "+"
+        assert created.history_user == profile.account.owner == profile.updated_by
+        assert created.history_date == profile.updated_at
+        local = timezone.localtime(profile.updated_at)
+        assert today - datetime.timedelta(days=120) <= local.date() < today
+        assert 8 <= local.hour < 18
+
+
+def test_an_account_that_was_key_once_shows_both_decisions_in_its_trail(db):
+    call_command("seed_demo", accounts=300, no_score=True, stdout=StringIO())  # 60 accounts make none
+    unmade = Account.objects.filter(is_key=False, designations__isnull=False).distinct()
+    assert unmade.exists()
+    for account in unmade:
+        trail = account.history.order_by("history_date")
+        assert [(h.history_type, h.is_key) for h in trail] == [("+", False), ("~", True), ("~", False)]
+        assert trail[2].key_reason == account.key_reason
+        assert trail[1].key_since == timezone.localtime(trail[1].history_date).date()
 
 
 def test_each_rep_owns_accounts_and_every_demo_login_works(today):
