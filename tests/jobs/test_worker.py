@@ -220,3 +220,48 @@ def test_a_worker_killed_mid_run_is_reaped_and_the_previous_portfolio_stays_curr
     assert selectors.current_run() == good
     assert portfolio_state() == before
     assert scoring_run_request(as_of=AS_OF).status == RunStatus.QUEUED  # the lock is free again
+
+
+def test_an_import_committed_in_the_browser_is_written_by_the_worker_all_or_nothing(celery_worker, client):
+    """The manager's upload, then commit; the worker reads the stored upload: a good file is written (and its
+    bytes dropped), a broken one writes nothing and names its rows."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from accounts.models import ImportRecord, ImportStatus, ImportUpload, Order, Role
+
+    manager = UserFactory(username="boss", role=Role.MANAGER)
+    AccountFactory(reference="C-1")
+    client.force_login(manager)
+
+    def commit(name: str, content: bytes) -> ImportRecord:
+        client.post(
+            reverse("imports:index"),
+            {"kind": "orders", "file": SimpleUploadedFile(name, content), "delimiter": "", "encoding": ""},
+        )
+        record = ImportRecord.objects.latest("id")
+        response = client.post(reverse("imports:commit", args=[record.pk]))
+        assert response.status_code == 302
+        return wait_for(
+            lambda: ImportRecord.objects.filter(
+                pk=record.pk, status__in=(ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+            ).first(),
+            timeout=60,
+            message=f"import {record.pk} on the worker",
+        )
+
+    good = commit(
+        "good.csv",
+        b"account_reference,date,revenue,reference\nC-1,2025-01-01,10,SO-1\nC-1,2025-02-01,20,SO-2\n",
+    )
+    assert (good.status, good.rows_created) == (ImportStatus.SUCCEEDED, 2)
+    assert sorted(Order.objects.values_list("reference", flat=True)) == ["SO-1", "SO-2"]
+    assert not ImportUpload.objects.filter(record=good).exists()
+
+    broken = commit(
+        "broken.csv",
+        b"account_reference,date,revenue,reference\nC-1,2025-03-01,30,SO-3\nC-9,2025-03-02,-3,SO-4\n",
+    )
+    assert broken.status == ImportStatus.FAILED
+    assert Order.objects.count() == 2  # SO-3 was fine, but the file is all or nothing
+    assert {(e["row"], e["message"]) for e in broken.errors} >= {(3, "No account with reference C-9.")}
