@@ -22,7 +22,11 @@ def account_refresh_contact(*, account: Account) -> None:
         account=account, kind__in=QUALIFYING_VISIT_KINDS
     ).aggregate(d=Max("date"))["d"]
     account.refresh_cadence(tier_cadence_default(account.tier))
-    account.save(update_fields=["last_contact_date", "target_cadence_days", "next_contact_due", "updated_at"])
+    # Only bookkeeping the audit trail leaves out changes here: a historical row would be an empty "changed"
+    # entry in the managers' audit trail for every visit logged, burying the real changes.
+    account.save_without_historical_record(
+        update_fields=["last_contact_date", "target_cadence_days", "next_contact_due", "updated_at"]
+    )
 
 
 @transaction.atomic
@@ -80,7 +84,7 @@ def visit_log(
         for person in influencers:
             if person.last_contact_date is None or person.last_contact_date < date:
                 person.last_contact_date = date
-                person.save(update_fields=["last_contact_date"])
+                person.save_without_historical_record(update_fields=["last_contact_date"])  # not audited
     account_refresh_contact(account=Account.objects.select_for_update().get(pk=account.pk))
     from accounts.alerts import alerts_resolve_for_account
 

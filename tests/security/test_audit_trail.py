@@ -90,6 +90,27 @@ def test_an_influencer_edit_records_who_changed_the_stance(client, world):
     assert latest.diff_against(latest.prev_record).changed_fields == ["stance"]
 
 
+def test_logging_a_visit_adds_no_empty_change_to_the_trail(client, world):
+    """A visit moves the account's and the people's contact dates, which the trail leaves out: no entry."""
+    person = InfluencerFactory(account=world.rep_account)
+    account_versions, person_versions = world.rep_account.history.count(), person.history.count()
+    client.force_login(world.rep)
+    response = client.post(
+        reverse("accounts:visit_create", args=[world.rep_account.pk]),
+        {"date": timezone.localdate().isoformat(), "kind": "meeting", "summary": "Quarterly review",
+         "influencers": [person.pk]},
+    )  # fmt: skip
+    assert response.status_code == 302
+    world.rep_account.refresh_from_db()
+    person.refresh_from_db()
+    assert world.rep_account.last_contact_date == person.last_contact_date == timezone.localdate()
+    assert world.rep_account.history.count() == account_versions
+    assert person.history.count() == person_versions
+    client.force_login(world.manager)
+    page = client.get(reverse("audit:list")).content.decode()
+    assert '<span class="badge">Changed</span>' not in page  # the world was only created, then visited
+
+
 def test_a_plan_edit_records_the_editor(client, world):
     plan = PlanFactory(account=world.rep_account, title="Grow")
     client.force_login(world.rep)
