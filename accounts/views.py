@@ -13,7 +13,7 @@ from accounts import exports, selectors, services
 from accounts.access import can_edit, get_account_for_user
 from accounts.forms import AccountForm, DesignationForm, ServiceIssueForm, TeamMemberForm, VisitForm
 from accounts.models import Account, AccountTeamMember, Tier
-from kam.web import int_or_none, manager_page, staff_page
+from kam.web import int_or_none, manager_page, nothing_changed, staff_page
 from plans import selectors as plan_selectors
 
 CHART_MONTHS = 24
@@ -250,8 +250,9 @@ def account_edit(request, pk):
     account = get_account_for_user(request.user, pk, write=True)
     form = AccountForm(request.POST or None, instance=Account.objects.get(pk=account.pk), user=request.user)
     if request.method == "POST" and form.is_valid():
-        services.account_update(account=account, data=form.cleaned_data, by=request.user)
-        messages.success(request, "Account saved.")
+        if not nothing_changed(request, form):
+            services.account_update(account=account, data=form.cleaned_data, by=request.user)
+            messages.success(request, "Account saved.")
         return redirect("accounts:detail", pk=account.pk)
     return render(
         request, "accounts/form.html", {"form": form, "account": account, "title": f"Edit {account}"}

@@ -4,6 +4,7 @@ import functools
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,6 +24,15 @@ def staff_page(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def nothing_changed(request, form) -> bool:
+    """An edit form sent back as it was: say so, and save nothing. A save would write a "changed" entry with no
+    changes into the managers' audit trail (django-simple-history writes a row on every save)."""
+    if form.instance.pk is None or form.has_changed():
+        return False
+    messages.info(request, "Nothing changed, so nothing was saved.")
+    return True
 
 
 def manager_page(view):

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import can_edit, get_account_for_user, get_object_for_user
-from kam.web import staff_page
+from kam.web import nothing_changed, staff_page
 from plans import selectors
 from plans.forms import ActionForm, ActionStatusForm, ObjectiveForm, PlanForm
 from plans.models import AccountPlan, Approach, Objective, PlanAction, PlanStatus
@@ -93,6 +93,8 @@ def plan_edit(request, pk):
         return refused
     form = PlanForm(request.POST or None, instance=plan, account=plan.account)
     if request.method == "POST" and form.is_valid():
+        if nothing_changed(request, form):
+            return redirect(_plan_url(plan))
         try:
             plan_save(plan=form.instance)
         except ValidationError as exc:
@@ -134,8 +136,9 @@ def _objective_form(request, plan, objective, title):
         return refused
     form = ObjectiveForm(request.POST or None, instance=objective, plan=plan)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Objective “{form.instance.title}” saved.")
+        if not nothing_changed(request, form):
+            form.save()
+            messages.success(request, f"Objective “{form.instance.title}” saved.")
         return redirect(_plan_url(plan))
     return render(
         request, "plans/form.html", {"form": form, "account": plan.account, "plan": plan, "title": title}
@@ -162,8 +165,9 @@ def _action_form(request, plan, action, title):
         return refused
     form = ActionForm(request.POST or None, instance=action, plan=plan, user=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Action “{form.instance.title}” saved.")
+        if not nothing_changed(request, form):
+            form.save()
+            messages.success(request, f"Action “{form.instance.title}” saved.")
         return redirect(_next_url(request, _plan_url(plan)))
     context = {"form": form, "account": plan.account, "plan": plan, "title": title}
     return render(request, "plans/form.html", context)

@@ -3,7 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import get_account_for_user, get_object_for_user
-from kam.web import staff_page
+from kam.web import nothing_changed, staff_page
 from profiles.forms import InfluencerForm, ProfileForm
 from profiles.models import PROFILE_QUESTIONS, AccountProfile, BuyingInfluencer
 from profiles.services import profile_update
@@ -66,7 +66,8 @@ def influencer_edit(request, pk):
     person = get_object_for_user(request.user, BuyingInfluencer, pk, write=True)
     form = InfluencerForm(request.POST or None, instance=person, account=person.account)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"{person.name} saved.")
+        if not nothing_changed(request, form):
+            form.save()
+            messages.success(request, f"{person.name} saved.")
         return redirect("accounts:detail", pk=person.account_id)
     return render(request, "profiles/influencer_form.html", {"form": form, "account": person.account})

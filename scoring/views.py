@@ -86,6 +86,9 @@ def model_edit(request):
     if request.method == "POST" and form.is_valid():
         from scoring.services import scoring_model_create_version
 
+        if active is not None and not form.has_changed():  # an identical version would only clutter the list
+            messages.info(request, f"Nothing changed: version {active.version} stays active.")
+            return redirect("scoring:model")
         try:
             version = scoring_model_create_version(data=form.model_data(), created_by=request.user)
         except (ValidationError, ValueError) as exc:

@@ -12,7 +12,7 @@ from plans.models import AccountPlan
 from profiles.models import AccountProfile, BuyingInfluencer
 from scoring.models import ScoringModel
 from scoring.services import scoring_model_create_version
-from tests.factories import InfluencerFactory, PlanFactory, ProfileFactory
+from tests.factories import ActionFactory, InfluencerFactory, ObjectiveFactory, PlanFactory, ProfileFactory
 
 
 def influencer_form(person, **changes):
@@ -109,6 +109,69 @@ def test_logging_a_visit_adds_no_empty_change_to_the_trail(client, world):
     client.force_login(world.manager)
     page = client.get(reverse("audit:list")).content.decode()
     assert '<span class="badge">Changed</span>' not in page  # the world was only created, then visited
+
+
+def as_sent_back(form) -> dict:
+    """What a browser posts for a form as it was shown: every field's initial value, untouched."""
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is None or value is False:
+            continue
+        if value is True:
+            data[name] = "on"
+        elif isinstance(value, list | tuple):
+            data[name] = [str(v) for v in value]
+        else:
+            data[name] = str(value)
+    return data
+
+
+EDITS = {
+    "account": lambda w: (reverse("accounts:edit", args=[w.rep_account.pk]), w.rep_account),
+    "influencer": lambda w: (
+        reverse("profiles:influencer_edit", args=[(p := InfluencerFactory(account=w.rep_account)).pk]),
+        p,
+    ),
+    "plan": lambda w: (reverse("plans:edit", args=[(p := PlanFactory(account=w.rep_account)).pk]), p),
+    "objective": lambda w: (
+        reverse("plans:objective_edit", args=[(o := ObjectiveFactory(plan__account=w.rep_account)).pk]),
+        o,
+    ),
+    "action": lambda w: (
+        reverse("plans:action_edit", args=[(a := ActionFactory(plan__account=w.rep_account)).pk]),
+        a,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", EDITS)
+def test_an_edit_sent_back_unchanged_saves_nothing_and_says_so(client, world, kind):
+    url, record = EDITS[kind](world)
+    client.force_login(world.rep)
+    versions = record.history.count()
+    data = as_sent_back(client.get(url).context["form"])
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert "Nothing changed, so nothing was saved." in response.content.decode()
+    assert record.history.count() == versions
+    # One changed field and the same form saves, with its history.
+    title_field = "name" if kind in ("account", "influencer") else "title"
+    client.post(url, {**data, title_field: data[title_field] + " (renamed)"})
+    assert record.history.count() == versions + 1
+    assert record.history.latest().history_user == world.rep
+
+
+def test_the_scoring_model_sent_back_unchanged_makes_no_new_version(client, world):
+    active = ScoringModel.objects.get(is_active=True)  # the data migration's default model
+    client.force_login(world.manager)
+    url = reverse("scoring:model")
+    data = as_sent_back(client.get(url).context["form"])
+    response = client.post(url, data, follow=True)
+    assert f"Nothing changed: version {active.version} stays active." in response.content.decode()
+    assert ScoringModel.objects.get() == active
+    client.post(url, {**data, "weight_clv": str(float(data["weight_clv"]) + 5)})
+    assert ScoringModel.objects.get(is_active=True).version == active.version + 1
 
 
 def test_a_plan_edit_records_the_editor(client, world):
