@@ -113,7 +113,12 @@ def account_designate(*, account: Account, is_key: bool, reason: str, decided_by
 
 @transaction.atomic
 def account_update(*, account: Account, data: dict, by: User) -> Account:
-    """Save edits to an account; ratings remember who rated and when, the cadence target follows overrides."""
+    """Save edits to an account; ratings remember who rated and when, the cadence target follows overrides.
+
+    Edits that change nothing (an integration's nightly PUT of the same account) save nothing: a save would be
+    an empty "changed" entry in the audit trail."""
+    if account.pk is not None and all(getattr(account, field) == value for field, value in data.items()):
+        return account
     ratings_changed = any(
         data.get(field) != getattr(account, field)
         for field in ("image_rating", "partnership_rating", "strategic_rating")

@@ -160,6 +160,22 @@ def test_a_manager_rating_records_who_rated(world, session_as):
     assert (world.rep_account.image_rating, world.rep_account.ratings_by) == (4, world.manager)
 
 
+def test_a_put_of_the_same_account_writes_no_history(world, key_for):
+    """An integration syncing its CRM every night sends every account as it is: only changes are audited."""
+    client = key_for(world.manager)
+    url = f"{LIST}{world.rep_account.pk}/"
+    same = {"name": world.rep_account.name, "reference": world.rep_account.reference, "region": "DACH"}
+    client.patch(url, {"region": "DACH"}, format="json")
+    versions = world.rep_account.history.count()
+    for _ in range(3):
+        response = client.put(url, same, format="json")
+        assert response.status_code == 200
+        assert response.json()["region"] == "DACH"
+    assert world.rep_account.history.count() == versions
+    client.put(url, {**same, "region": "Nordics"}, format="json")
+    assert world.rep_account.history.count() == versions + 1
+
+
 def test_a_put_needs_the_required_fields(world, key_for):
     client = key_for(world.manager)
     url = f"{LIST}{world.rep_account.pk}/"
