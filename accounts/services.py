@@ -111,13 +111,23 @@ def account_designate(*, account: Account, is_key: bool, reason: str, decided_by
     return account
 
 
+def _changes(instance, data: dict) -> bool:
+    """Whether `data` (field name -> value) differs from the instance; foreign keys compared by id, unread."""
+    for name, value in data.items():
+        field = instance._meta.get_field(name)
+        current = getattr(instance, field.attname)
+        if (value.pk if field.is_relation and value is not None else value) != current:
+            return True
+    return False
+
+
 @transaction.atomic
 def account_update(*, account: Account, data: dict, by: User) -> Account:
     """Save edits to an account; ratings remember who rated and when, the cadence target follows overrides.
 
     Edits that change nothing (an integration's nightly PUT of the same account) save nothing: a save would be
     an empty "changed" entry in the audit trail."""
-    if account.pk is not None and all(getattr(account, field) == value for field, value in data.items()):
+    if account.pk is not None and not _changes(account, data):
         return account
     ratings_changed = any(
         data.get(field) != getattr(account, field)
