@@ -16,14 +16,13 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
-    Window,
 )
-from django.db.models.functions import Abs, Coalesce, RowNumber, TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 
-from accounts.models import QUALIFYING_VISIT_KINDS, Account, AccountStatus, Order, User, Visit
+from accounts.models import QUALIFYING_VISIT_KINDS, Account, CadenceAlert, Order, Tier, User, Visit
+from kam.web import int_or_none
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
@@ -49,6 +48,21 @@ class AccountFilters:
     industry: str = ""
     lapsed: bool = False
     sort: str = "name"
+
+    @classmethod
+    def from_query(cls, get) -> "AccountFilters":
+        """The filters a list or export URL's query string asks for; anything unknown is ignored."""
+        return cls(
+            q=get.get("q", "").strip()[:100],
+            mine=get.get("mine") == "1",
+            tier=get.get("tier", "") if get.get("tier", "") in Tier.values else "",
+            key=get.get("key", "") if get.get("key") in ("yes", "no") else "",
+            owner=int_or_none(get.get("owner")),
+            region=get.get("region", "")[:100],
+            industry=get.get("industry", "")[:100],
+            lapsed=get.get("lapsed") == "1",
+            sort=get.get("sort", "name") if get.get("sort") in SORTS else "name",
+        )
 
 
 def account_list(*, user, filters: AccountFilters, today: datetime.date) -> QuerySet[Account]:
@@ -232,83 +246,9 @@ def last_qualifying_visit_date(account_id: int) -> datetime.date | None:
     )["d"]
 
 
-# --- The account page ------------------------------------------------------------------------------------
-
-
-def score_history(account: Account, *, limit: int = 24) -> list[dict]:
-    """The account's score, rank and tier in its last `limit` successful runs, oldest first (one query)."""
-    from scoring.models import RunStatus, ScoreResult
-
-    rows = (
-        ScoreResult.objects.filter(account=account, run__status=RunStatus.SUCCEEDED)
-        .order_by("-run__as_of", "-run__finished_at", "-run_id")
-        .values("run_id", "run__as_of", "score", "rank", "tier")[:limit]
-    )
-    return [
-        {
-            "run_id": r["run_id"],
-            "as_of": r["run__as_of"],
-            "score": r["score"],
-            "rank": r["rank"],
-            "tier": r["tier"],
-        }
-        for r in reversed(rows)
-    ]
-
-
-# How each criterion's raw value reads: money, a 0..1 share as a percent, a signed growth, or a rating.
-CRITERION_FORMATS = {
-    "cm": "money",
-    "clv": "money",
-    "cm_pct": "percent",
-    "growth": "growth",
-    "image": "rating",
-    "partnership": "rating",
-    "strategic": "rating",
-}
-
-
-def score_explanation(account: Account) -> dict | None:
-    """Why the account scored what it did in the current run: each criterion's raw value, percentile-
-    normalised value, weight and points (points = 100 x weight x normalised). One query (the result with its
-    run and model, the current run found in a subquery), two when the current run did not score the account.
-
-    None if there is no successful run yet; `result` is None if the current run did not score the account.
-    """
-    from scoring.models import ScoreResult, ScoringRun
-    from scoring.selectors import current_run
-
-    current = ScoringRun.objects.current_candidates().values("pk")[:1]
-    result = (
-        ScoreResult.objects.select_related("run__model")
-        .filter(account=account, run=Subquery(current))
-        .first()
-    )
-    run = result.run if result is not None else current_run()
-    if run is None:
-        return None
-    rows = []
-    if result is not None:
-        rows = [
-            row | {"format": CRITERION_FORMATS[row["key"]]}
-            for row in result.explanation(run.model.normalised_weights)
-        ]
-    return {"run": run, "result": result, "rows": rows, "missing": [r for r in rows if r["missing"]]}
-
-
 def open_alerts(account: Account) -> list:
-    """The account's open cadence alerts (lapsed cadence, coverage gap); empty where alerts do not exist."""
-    alert_model = _alert_model()
-    if alert_model is None:
-        return []
-    return list(alert_model.objects.open().filter(account=account).select_related("escalated_to"))
-
-
-def _alert_model():
-    """CadenceAlert, if this installation has it (the cadence jobs ship it); the pages work either way."""
-    from accounts import models
-
-    return getattr(models, "CadenceAlert", None)
+    """The account's open cadence alerts (lapsed cadence, coverage gap)."""
+    return list(CadenceAlert.objects.open().filter(account=account).select_related("escalated_to"))
 
 
 def monthly_series(account_ids, *, months: int, today: datetime.date) -> list[dict]:
@@ -359,108 +299,3 @@ def org_chart(people) -> list[OrgNode]:
         if person.pk not in placed:
             roots.append(build(person))
     return roots
-
-
-# --- My day ------------------------------------------------------------------------------------------------
-
-
-def my_due_accounts(*, user, until: datetime.date, limit: int = 10) -> QuerySet[Account]:
-    """The user's own accounts due for a visit by `until`, most overdue first, at most `limit`; each row
-    carries `total`, how many are due in all (a window count: no second query)."""
-    return (
-        Account.objects.visible_to(user)
-        .filter(owner=user)
-        .due_by(until)
-        .exclude(status=AccountStatus.LOST)
-        .annotate(total=Window(Count("pk")))
-        .order_by("next_contact_due", "id")[:limit]
-    )
-
-
-_PERSON = ("first_name", "last_name", "username")
-# What templates/accounts/includes/alert_item.html reads of an alert, its account and the people named.
-ALERT_ITEM_FIELDS = (
-    "kind",
-    "status",
-    "due_since",
-    "escalated_at",
-    "account__name",
-    *(f"account__owner__{name}" for name in _PERSON),
-    *(f"escalated_to__{name}" for name in _PERSON),
-)
-
-
-def my_open_alerts(*, user, limit: int = 10) -> list:
-    """Open alerts on accounts the user owns, or escalated to them (a manager): the oldest `limit` of each
-    kind, each row carrying `total`, how many of its kind are open in all (window functions, one query)."""
-    alert_model = _alert_model()
-    if alert_model is None:
-        return []
-    oldest_first = [F("due_since").asc(), F("id").asc()]
-    return list(
-        alert_model.objects.open()
-        .filter(Q(account__owner=user) | Q(escalated_to=user))
-        .filter(account__in=Account.objects.visible_to(user).values("pk"))
-        .select_related("account", "account__owner", "escalated_to")
-        # Only what My day shows: filtering on a window makes Django compile the query twice over, and every
-        # column of three models in it cost ~10 ms of CPU a request.
-        .only(*ALERT_ITEM_FIELDS)
-        .annotate(
-            row=Window(RowNumber(), partition_by=F("kind"), order_by=oldest_first),
-            total=Window(Count("pk"), partition_by=F("kind")),
-        )
-        .filter(row__lte=limit)
-        .order_by("kind", "due_since", "id")
-    )
-
-
-def my_score_changes(*, user, limit: int = 10) -> QuerySet[Account]:
-    """The user's accounts whose score moved at the latest run, biggest moves first."""
-    return (
-        Account.objects.filter(owner=user)
-        .exclude(score_change__isnull=True)
-        .exclude(score_change=0)
-        .order_by(F("scored_at").desc(nulls_last=True), Abs("score_change").desc(), "id")[:limit]
-    )
-
-
-# --- CSV export --------------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "reference",
-    "name",
-    "owner",
-    "tier",
-    "score",
-    "rank",
-    "key",
-    "region",
-    "industry",
-    "last contact",
-    "next due",
-)
-
-
-def export_rows(accounts: QuerySet[Account]):
-    """The account list as CSV rows (header first), read in chunks so any portfolio size streams."""
-    yield EXPORT_COLUMNS
-    for a in accounts.iterator(chunk_size=2000):
-        owner = (a.owner.get_full_name() or a.owner.username) if a.owner else ""
-        yield (
-            _cell(a.reference),
-            _cell(a.name),
-            _cell(owner),
-            a.tier,
-            "" if a.score is None else f"{a.score:.2f}",
-            "" if a.rank is None else a.rank,
-            "yes" if a.is_key else "no",
-            _cell(a.region),
-            _cell(a.industry),
-            a.last_contact_date.isoformat() if a.last_contact_date else "",
-            a.next_contact_due.isoformat() if a.next_contact_due else "",
-        )
-
-
-def _cell(text: str) -> str:
-    """Text a spreadsheet must not run as a formula (CSV injection): a leading = + - @ gets a quote."""
-    return "'" + text if text and text[0] in "=+-@\t\r" else text

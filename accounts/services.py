@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.alerts import alerts_resolve
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, KeyDesignation, User, Visit
 
 
@@ -86,9 +87,7 @@ def visit_log(
                 person.last_contact_date = date
                 person.save_without_historical_record(update_fields=["last_contact_date"])  # not audited
     account_refresh_contact(account=Account.objects.select_for_update().get(pk=account.pk))
-    from accounts.alerts import alerts_resolve_for_account
-
-    alerts_resolve_for_account(account_id=account.pk, today=timezone.localdate())
+    alerts_resolve(account_ids=[account.pk], today=timezone.localdate())
     return visit
 
 

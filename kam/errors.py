@@ -8,22 +8,28 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from kam.api.problems import problem_response
+
 
 def bad_request(request, exception=None):
     """400, and 413 for a form body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises both as a bad request)."""
     if isinstance(exception, RequestDataTooBig):
-        from kam.security import too_large_response
-
         return too_large_response(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if request.path.startswith("/api/"):
-        from kam.api import problem_response
-
         return problem_response(400, "The request could not be read; check its size, fields and encoding.")
     return render(request, "errors/400.html", status=400)
 
 
 def request_too_large(request, *, limit: int):
     return render(request, "errors/413.html", {"limit": limit}, status=413)
+
+
+def too_large_response(request, limit: int):
+    """413 in the shape the caller reads: problem details for the API, the friendly page for people."""
+    detail = f"The request body is larger than the limit of {limit:,} bytes."
+    if request.path.startswith("/api/"):
+        return problem_response(413, detail, code="payload_too_large")
+    return request_too_large(request, limit=limit)
 
 
 def permission_denied(request, exception=None):
@@ -53,8 +59,6 @@ def service_unavailable(request):
     """A temporary error page (or an API problem) that never touches the database it could not reach."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if request.path.startswith("/api/"):
-        from kam.api import problem_response
-
         detail = "The database is temporarily unavailable; try again in a moment."
         return problem_response(503, detail, code="database_unavailable", headers=headers)
     try:

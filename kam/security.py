@@ -25,6 +25,8 @@ to sources like PAGE_POLICY.
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 
+from kam.errors import too_large_response
+
 PAGE_POLICY: dict[str, tuple[str, ...]] = {
     "default-src": ("'self'",),
     "script-src": ("'self'",),
@@ -99,18 +101,6 @@ class SecurityHeadersMiddleware:
         return response
 
 
-def too_large_response(request, limit: int):
-    """413 in the shape the caller reads: problem details for the API, the friendly page for people."""
-    detail = f"The request body is larger than the limit of {limit:,} bytes."
-    if request.path.startswith("/api/"):
-        from kam.api import problem_response
-
-        return problem_response(413, detail, code="payload_too_large")
-    from kam.errors import request_too_large
-
-    return request_too_large(request, limit=limit)
-
-
 class RequestSizeLimitMiddleware:
     """Refuses a body whose declared size exceeds KAM_MAX_REQUEST_BYTES before anything reads it.
 
@@ -138,7 +128,7 @@ class LoginThrottleBackend(AxesStandaloneBackend):
     authenticate() without a request (a management command, a shell) has no address to count against and
     nothing to throttle, so it falls through to the password backend instead of raising as axes does.
     API keys and sessions never call authenticate(), so neither is throttled here (the API has its own
-    throttle per key, kam.api.KeyRateThrottle).
+    throttle per key, kam.api.throttling.KeyRateThrottle).
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):

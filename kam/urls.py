@@ -2,12 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from accounts import views as account_views
 from kam import health
 from kam.web import staff_page
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Changing the password keeps this session and logs every other session of the user out (Django checks
@@ -29,15 +27,15 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
-    path("accounts/", include("accounts.urls")),
+    path("", include("workspace.urls")),
     path("", include("profiles.urls")),
     path("", include("plans.urls")),
     path("scoring/", include("scoring.urls")),
-    path("imports/", include("accounts.urls_imports")),
-    path("exports/", include("accounts.urls_exports")),
-    path("api/", include("kam.api_urls")),
-    path("settings/integrations/", include("accounts.urls_integrations")),
-    path("audit/", include("kam.audit")),
+    path("imports/", include("dataio.urls_imports")),
+    path("exports/", include("dataio.urls_exports")),
+    path("api/", include("kam.api.urls")),
+    path("settings/integrations/", include("integrations.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
 ]

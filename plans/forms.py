@@ -1,19 +1,19 @@
 from django import forms
 from django.utils import timezone
-from django.utils.formats import date_format
 
-from accounts.forms import DateInput
 from accounts.models import Account
+from kam.forms import DateInput
 from plans import selectors
-from plans.models import APPROACH_AIMS, AccountPlan, ActionStatus, Approach, Objective, PlanAction, PlanStatus
-
-
-def one_active_plan_message(account: Account, other: AccountPlan) -> str:
-    period = f"{date_format(other.period_start, 'j M Y')} to {date_format(other.period_end, 'j M Y')}"
-    return (
-        f"{account} already has an active plan, “{other.title}” ({period}). "
-        "Close that plan first, or save this one as a draft."
-    )
+from plans.models import (
+    APPROACH_AIMS,
+    AccountPlan,
+    ActionStatus,
+    Approach,
+    Objective,
+    PlanAction,
+    PlanStatus,
+    one_active_plan_message,
+)
 
 
 class PlanForm(forms.ModelForm):

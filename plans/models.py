@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.formats import date_format
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Account, User
@@ -173,3 +174,11 @@ class PlanAction(TimeStampedModel):
 
     def is_overdue(self, today: datetime.date) -> bool:
         return self.status in OPEN_ACTION_STATUSES and self.due_date < today
+
+
+def one_active_plan_message(account: Account, other: AccountPlan) -> str:
+    period = f"{date_format(other.period_start, 'j M Y')} to {date_format(other.period_end, 'j M Y')}"
+    return (
+        f"{account} already has an active plan, “{other.title}” ({period}). "
+        "Close that plan first, or save this one as a draft."
+    )

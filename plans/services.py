@@ -3,8 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from plans.forms import one_active_plan_message
-from plans.models import AccountPlan, PlanStatus
+from plans.models import AccountPlan, PlanStatus, one_active_plan_message
 
 
 @transaction.atomic

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from accounts.models import Account, User
+from accounts.models import Account, BuyingRole, User
 from kam.models import TimeStampedModel
 
 ONE_TO_FIVE = [MinValueValidator(1), MaxValueValidator(5)]
@@ -53,14 +53,6 @@ class AccountProfile(TimeStampedModel):
 
     def questions(self) -> list[tuple[str, str, str]]:
         return [(field, question, getattr(self, field)) for field, question in PROFILE_QUESTIONS.items()]
-
-
-class BuyingRole(models.TextChoices):
-    DECISION_MAKER = "decision_maker", "Decision maker / economic buyer"
-    TECHNICAL = "technical", "Technical evaluator"
-    USER = "user", "User"
-    GATEKEEPER = "gatekeeper", "Gatekeeper / purchaser"
-    COACH = "coach", "Coach / champion"
 
 
 class Stance(models.IntegerChoices):

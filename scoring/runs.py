@@ -8,26 +8,16 @@ the job-queue side: enqueue after commit, say so when the queue is down, and cle
 import datetime
 import logging
 
-import kombu.exceptions
-import redis.exceptions
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from kam import jobs
 from scoring.models import RunStatus, ScoringRun
 from scoring.services import scoring_run_fail, scoring_run_request
 
 log = logging.getLogger(__name__)
-
-# Errors that say "try again in a moment": the database or the broker is restarting or unreachable.
-BROKER_ERRORS = (
-    kombu.exceptions.OperationalError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-)
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, *BROKER_ERRORS)
 
 QUEUE_UNAVAILABLE = "job queue unavailable"
 
@@ -59,16 +49,17 @@ def scoring_run_start(
     return ScoringRun.objects.select_related("model").get(pk=run.pk)
 
 
-def _enqueue(run_id: int) -> None:
-    from scoring.tasks import portfolio_recompute_task  # the task module imports this one
+RECOMPUTE_TASK = "scoring.tasks.portfolio_recompute_task"
 
-    if portfolio_recompute_task.app.conf.task_always_eager:
+
+def _enqueue(run_id: int) -> None:
+    if jobs.runs_in_process():
         # The embedded default: run now, in this process. A failed run records why; the caller reads it.
-        portfolio_recompute_task.apply(kwargs={"run_id": run_id}, throw=False)
+        jobs.task(RECOMPUTE_TASK).apply(kwargs={"run_id": run_id}, throw=False)
         return
     try:
-        portfolio_recompute_task.delay(run_id=run_id)
-    except BROKER_ERRORS as exc:
+        jobs.enqueue(RECOMPUTE_TASK, run_id=run_id)
+    except jobs.BROKER_ERRORS as exc:
         log.error("Could not queue scoring run %s, marking it failed: %s", run_id, exc)
         scoring_run_fail(run_id=run_id, reason=QUEUE_UNAVAILABLE)
         raise JobQueueUnavailable(run_id) from exc

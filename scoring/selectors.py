@@ -9,10 +9,11 @@ import threading
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import Subquery
 
 from accounts.models import Account, AccountStatus, Order
 from scoring import engine
-from scoring.models import ScoringModel, ScoringRun
+from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
 
 # Used until a manager saves a scoring model: monthly for key (A) accounts, quarterly and half-yearly below,
 # and no cadence for D (DOMAIN.md section 3).
@@ -219,3 +220,62 @@ def scored_accounts() -> pd.DataFrame:
     for column in columns[1:]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
+
+
+# --- The account page ------------------------------------------------------------------------------------
+
+
+def score_history(account: Account, *, limit: int = 24) -> list[dict]:
+    """The account's score, rank and tier in its last `limit` successful runs, oldest first (one query)."""
+    rows = (
+        ScoreResult.objects.filter(account=account, run__status=RunStatus.SUCCEEDED)
+        .order_by("-run__as_of", "-run__finished_at", "-run_id")
+        .values("run_id", "run__as_of", "score", "rank", "tier")[:limit]
+    )
+    return [
+        {
+            "run_id": r["run_id"],
+            "as_of": r["run__as_of"],
+            "score": r["score"],
+            "rank": r["rank"],
+            "tier": r["tier"],
+        }
+        for r in reversed(rows)
+    ]
+
+
+# How each criterion's raw value reads: money, a 0..1 share as a percent, a signed growth, or a rating.
+CRITERION_FORMATS = {
+    "cm": "money",
+    "clv": "money",
+    "cm_pct": "percent",
+    "growth": "growth",
+    "image": "rating",
+    "partnership": "rating",
+    "strategic": "rating",
+}
+
+
+def score_explanation(account: Account) -> dict | None:
+    """Why the account scored what it did in the current run: each criterion's raw value, percentile-
+    normalised value, weight and points (points = 100 x weight x normalised). One query (the result with its
+    run and model, the current run found in a subquery), two when the current run did not score the account.
+
+    None if there is no successful run yet; `result` is None if the current run did not score the account.
+    """
+    current = ScoringRun.objects.current_candidates().values("pk")[:1]
+    result = (
+        ScoreResult.objects.select_related("run__model")
+        .filter(account=account, run=Subquery(current))
+        .first()
+    )
+    run = result.run if result is not None else current_run()
+    if run is None:
+        return None
+    rows = []
+    if result is not None:
+        rows = [
+            row | {"format": CRITERION_FORMATS[row["key"]]}
+            for row in result.explanation(run.model.normalised_weights)
+        ]
+    return {"run": run, "result": result, "rows": rows, "missing": [r for r in rows if r["missing"]]}

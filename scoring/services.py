@@ -18,11 +18,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Account, User
-from accounts.webhooks import webhooks_emit_run_succeeded
 from kam import pgcopy
 from scoring import clv as clv_model
 from scoring import engine, selectors
 from scoring.models import CRITERIA, RunStatus, ScoreResult, ScoringModel, ScoringRun
+from scoring.webhooks import webhooks_emit_run_succeeded
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from kam.jobs import RETRY, TRANSIENT_ERRORS
 from scoring.runs import (
-    TRANSIENT_ERRORS,
     JobQueueUnavailable,
     scoring_run_requeue,
     scoring_run_start,
@@ -25,17 +25,6 @@ log = logging.getLogger(__name__)
 # The hard limit kills the task; the soft one, a little earlier, lets the run record why it stopped.
 RUN_TIME_LIMIT = settings.KAM_RUN_TIME_LIMIT_SECONDS
 RUN_SOFT_TIME_LIMIT = max(1, RUN_TIME_LIMIT - min(60, max(1, RUN_TIME_LIMIT // 10)))
-
-# Outcomes live in the database (the run's status), never in the result backend: a caller that subscribed
-# to a result would hang, then break for good, while Redis is down.
-RETRY = {
-    "ignore_result": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": 5,  # 5 s, 10 s, 20 s ... with jitter
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
 
 @shared_task(

@@ -23,7 +23,8 @@ from kam.web import int_or_none, manager_page
 from scoring import analytics, selectors
 from scoring.forms import ScoringModelForm
 from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
-from scoring.services import NoActiveModel, RunInProgress
+from scoring.runs import JobQueueUnavailable, scoring_run_start
+from scoring.services import NoActiveModel, RunInProgress, scoring_model_create_version
 
 PHASES = ("load", "clv", "score", "save")
 PHASE_LABELS = {"load": "Reading orders", "clv": "Fitting CLV", "score": "Scoring", "save": "Publishing"}
@@ -84,8 +85,6 @@ def model_edit(request):
     active = selectors.active_model()
     form = ScoringModelForm(request.POST or None, initial=ScoringModelForm.initial_from(active))
     if request.method == "POST" and form.is_valid():
-        from scoring.services import scoring_model_create_version
-
         if active is not None and not form.has_changed():  # an identical version would only clutter the list
             messages.info(request, f"Nothing changed: version {active.version} stays active.")
             return redirect("scoring:model")
@@ -125,31 +124,6 @@ def model_preview(request):
     return render(request, "scoring/model.html#preview", {"form": form, "preview": preview})
 
 
-def _start_run(*, user) -> ScoringRun:
-    """Queue a recompute through the background-jobs service; run it in-process while that is missing."""
-    as_of = timezone.localdate()
-    try:
-        from scoring.runs import scoring_run_start
-    except ImportError:
-        from scoring.services import portfolio_recompute
-
-        try:
-            return portfolio_recompute(as_of=as_of, triggered_by=user, trigger="manual")
-        except (RunInProgress, NoActiveModel):
-            raise
-        except Exception:
-            return ScoringRun.objects.filter(triggered_by=user).order_by("-created_at", "-id").first()
-    return scoring_run_start(as_of=as_of, triggered_by=user, trigger="manual")
-
-
-def _queue_unavailable() -> tuple[type[Exception], ...]:
-    try:
-        from scoring.runs import JobQueueUnavailable
-    except ImportError:
-        return ()
-    return (JobQueueUnavailable,)
-
-
 def _start_notice(run: ScoringRun | None) -> tuple[str, str]:
     if run is None:
         return "The recompute could not be started.", "error"
@@ -165,14 +139,14 @@ def _start_notice(run: ScoringRun | None) -> tuple[str, str]:
 def run_start(request):
     run, notice, level = None, "", "success"
     try:
-        run = _start_run(user=request.user)
+        run = scoring_run_start(as_of=timezone.localdate(), triggered_by=request.user, trigger="manual")
         notice, level = _start_notice(run)
     except RunInProgress as exc:
         run, notice, level = exc.run, f"{exc} Following it instead.", "warning"
     except NoActiveModel:
         notice, level = "There is no active scoring model yet: save one first.", "error"
-    except _queue_unavailable() as exc:
-        run = ScoringRun.objects.filter(pk=getattr(exc, "run_id", None)).select_related("model").first()
+    except JobQueueUnavailable as exc:
+        run = ScoringRun.objects.filter(pk=exc.run_id).select_related("model").first()
         notice, level = str(exc), "error"
     if request.htmx:
         context = {"run": run, "notice": notice, "notice_level": level, "phases": PHASES}

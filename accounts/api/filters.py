@@ -3,7 +3,7 @@
 import django_filters
 
 from accounts.models import Account, AlertKind, AlertStatus, CadenceAlert, Order, ServiceIssue, Tier
-from kam.api import IdFilter
+from kam.api.fields import IdFilter
 
 
 class AccountFilter(django_filters.FilterSet):

@@ -24,11 +24,8 @@ from accounts.models import (
     User,
     Visit,
     VisitKind,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
 )
-from kam.api import MAX_ID, IdRelatedField
+from kam.api.fields import MAX_ID, IdRelatedField
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 # Older dates are typos or placeholders (0001-01-01), and they would stretch every history and CLV window.
@@ -408,56 +405,5 @@ class CadenceAlertSerializer(serializers.ModelSerializer):
             "acknowledged_at",
             "escalated_to",
             "escalated_at",
-        ]
-        read_only_fields = fields
-
-
-class WebhookEndpointSerializer(serializers.ModelSerializer):
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, max_length=10
-    )
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "url", "description", "events", "active", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
-
-    def validate_url(self, value):
-        if not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("Use an http(s) address.")
-        return value
-
-    def validate_events(self, value):
-        return sorted(set(value))
-
-
-class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown only now: keep it to verify signatures.")
-
-    class Meta(WebhookEndpointSerializer.Meta):
-        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
-
-
-class WebhookSecretSerializer(serializers.Serializer):
-    secret = serializers.CharField(read_only=True)
-
-
-class WebhookDeliverySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id",
-            "endpoint",
-            "event",
-            "status",
-            "attempts",
-            "response_code",
-            "error",
-            "attempt_log",
-            "payload",
-            "created_at",
-            "last_attempt_at",
-            "next_attempt_at",
-            "delivered_at",
         ]
         read_only_fields = fields

@@ -1,14 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-import kam.api  # noqa: F401 (registers the <id:...> path converter)
+import kam.api.fields  # noqa: F401 (registers the <id:...> path converter)
 from accounts.api import views
 
 router = SimpleRouter()
 router.register("accounts", views.AccountViewSet, basename="account")
 router.register("orders", views.OrderViewSet, basename="order")
 router.register("cadence-alerts", views.CadenceAlertViewSet, basename="cadence-alert")
-router.register("webhooks", views.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     *router.urls,

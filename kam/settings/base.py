@@ -32,10 +32,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "axes",
+    # Lowest first: each app may import only the apps above it in this list (import-linter, .importlinter).
     "accounts",
+    "integrations",
     "profiles",
-    "scoring",
     "plans",
+    "scoring",
+    "dataio",
+    "workspace",
+    "audit",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -166,18 +172,21 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "KAM <kam@localhost>")
 REST_FRAMEWORK = {
     # The key first: its authenticate_header makes DRF answer 401, not 403, to a request without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "kam.api.ApiKeyAuthentication",
+        "integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "kam.api.ScopePermission"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "kam.api.permissions.ScopePermission",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "kam.api.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "kam.api.pagination.PagePagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["kam.api.LimitedJSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["kam.api.KeyRateThrottle"],
-    "EXCEPTION_HANDLER": "kam.api.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "kam.api_views.ProblemAutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["kam.api.parsers.LimitedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["kam.api.throttling.KeyRateThrottle"],
+    "EXCEPTION_HANDLER": "kam.api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "kam.api.schema.ProblemAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -192,7 +201,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kam.api.describe_api"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kam.api.schema.describe_api"],
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "accounts.models.AccountStatus",
         "RunStatusEnum": "scoring.models.RunStatus",
@@ -200,7 +209,7 @@ SPECTACULAR_SETTINGS = {
         "ObjectiveStatusEnum": "plans.models.ObjectiveStatus",
         "ActionStatusEnum": "plans.models.ActionStatus",
         "AlertStatusEnum": "accounts.models.AlertStatus",
-        "DeliveryStatusEnum": "accounts.models.DeliveryStatus",
+        "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
         "TierEnum": "accounts.models.Tier",
         "VisitKindEnum": "accounts.models.VisitKind",
         "IssueKindEnum": "accounts.models.IssueKind",
@@ -266,8 +275,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
-# Task modules not called tasks.py, which autodiscovery would miss.
-CELERY_IMPORTS = ["accounts.webhook_tasks"]
+# Every task lives in an app's tasks.py, which autodiscovery finds: no CELERY_IMPORTS.
 
 _RECOMPUTE_HOUR, _RECOMPUTE_MINUTE = env_time("KAM_RECOMPUTE_AT", "02:00")
 _CADENCE_HOUR, _CADENCE_MINUTE = env_time("KAM_CADENCE_CHECK_AT", "05:30")
@@ -280,7 +288,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Opens, resolves and escalates alerts, then queues the daily digest emails.
     "nightly-cadence-check": {
-        "task": "accounts.tasks.cadence_check_task",
+        "task": "workspace.tasks.cadence_check_task",
         "schedule": crontab(hour=_CADENCE_HOUR, minute=_CADENCE_MINUTE),
     },
     # Fails the runs whose worker died (queued/running past KAM_RUN_TIME_LIMIT_SECONDS), freeing the lock.
@@ -291,7 +299,7 @@ CELERY_BEAT_SCHEDULE = {
     # Re-enqueues webhook deliveries whose task was lost (broker down at enqueue, worker killed) or whose
     # retry was left to it (in-process mode makes one attempt per request).
     "webhook-deliveries-requeue": {
-        "task": "accounts.webhook_requeue_stale_task",
+        "task": "integrations.tasks.webhook_requeue_stale_task",
         "schedule": _WEBHOOK_REQUEUE_EVERY_SECONDS,
     },
 }

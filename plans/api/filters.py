@@ -1,6 +1,6 @@
 import django_filters
 
-from kam.api import IdFilter
+from kam.api.fields import IdFilter
 from plans.models import (
     AccountPlan,
     ActionStatus,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-import kam.api  # noqa: F401 (registers the <id:...> path converter)
+import kam.api.fields  # noqa: F401 (registers the <id:...> path converter)
 from plans.api import views
 
 urlpatterns = [

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins
 
-from kam.api_views import AccountChildViewSet
+from accounts.api.base import AccountChildViewSet
 from plans.api.filters import ActionFilter, ObjectiveFilter, PlanFilter
 from plans.api.serializers import ActionSerializer, ObjectiveSerializer, PlanSerializer
 from plans.models import AccountPlan, Objective, PlanAction

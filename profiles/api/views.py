@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import mixins
 from rest_framework.response import Response
 
-from kam.api_views import AccountChildViewSet
+from accounts.api.base import AccountChildViewSet
 from profiles.api.filters import InfluencerFilter
 from profiles.api.serializers import InfluencerSerializer, ProfileSerializer
 from profiles.models import PROFILE_QUESTIONS, AccountProfile, BuyingInfluencer

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import Tier
-from kam.api import IdFilter
+from kam.api.fields import IdFilter
 from scoring.models import ScoreResult, ScoringRun
 
 

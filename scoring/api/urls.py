@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-import kam.api  # noqa: F401 (registers the <id:...> path converter)
+import kam.api.fields  # noqa: F401 (registers the <id:...> path converter)
 from scoring.api import views
 
 router = SimpleRouter()

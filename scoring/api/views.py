@@ -22,13 +22,18 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Account, ApiScope
-from kam.api import Conflict, IsManager, RankCursorPagination, ScopePermission, ServiceUnavailable
-from kam.api_views import AccountChildViewSet, ApiViewSet
+from accounts.api.base import AccountChildViewSet
+from accounts.models import Account
+from kam.api.pagination import RankCursorPagination
+from kam.api.permissions import IsManager, ScopePermission
+from kam.api.problems import Conflict, ServiceUnavailable
+from kam.api.scopes import ApiScope
+from kam.api.viewsets import ApiViewSet
 from scoring import selectors
 from scoring.api import serializers as s
 from scoring.api.filters import ScoreFilter
 from scoring.models import RunStatus, ScoreResult, ScoringRun
+from scoring.runs import JobQueueUnavailable, scoring_run_start
 from scoring.services import NoActiveModel, RunInProgress
 
 CRITERIA_EXAMPLE = [
@@ -332,7 +337,6 @@ class ScoringRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
         ],
     )
     def create(self, request):
-        from scoring.runs import JobQueueUnavailable, scoring_run_start
 
         serializer = s.RunStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

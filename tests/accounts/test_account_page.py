@@ -525,7 +525,7 @@ def test_my_day_shows_ten_of_each_list_with_the_exact_total_and_opens_one_on_req
 
 
 def test_my_day_past_the_cap_points_to_the_account_list(world, client, monkeypatch):
-    monkeypatch.setattr("accounts.views.MY_DAY_ALL", 12)
+    monkeypatch.setattr("workspace.views.MY_DAY_ALL", 12)
     _my_day_world(world.rep, 13)
     client.force_login(world.rep)
     due = _section(body_of(client.get(reverse("home"), {"more": "due"})), "due-title", "alerts-title")

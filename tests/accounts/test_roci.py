@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import selectors
-from accounts.exports import VISIT_COLUMNS, visit_rows
 from accounts.models import Account, Visit
+from dataio.exports import VISIT_COLUMNS, visit_rows
 from tests.factories import OrderFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: a realistic, deterministic demo portfolio (accounts.demo)."""
+"""`manage.py seed_demo`: a realistic, deterministic demo portfolio (demo.company)."""
 
 import datetime
 import statistics
@@ -12,8 +12,8 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.alerts import lapsed_accounts
-from accounts.demo import DEMO_PASSWORD, REPS
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, AlertKind, CadenceAlert, Order, User, Visit
+from demo.company import DEMO_PASSWORD, REPS
 from plans.models import AccountPlan, ActionStatus, Approach, PlanStatus
 from profiles.models import AccountProfile, BuyingInfluencer, BuyingRole
 from scoring.models import ScoringRun

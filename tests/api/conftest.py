@@ -10,7 +10,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey, ApiScope
+from integrations.models import ApiKey
+from kam.api.scopes import ApiScope
 
 ALL_SCOPES = list(ApiScope.values)
 SCHEMA_URI = "urn:kam:openapi"

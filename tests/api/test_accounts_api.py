@@ -5,7 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from accounts.models import Account, ApiScope
+from accounts.models import Account
+from kam.api.scopes import ApiScope
 from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory, TeamMemberFactory
 
@@ -99,7 +100,7 @@ def test_page_size_is_capped(world, key_for):
     for _ in range(5):
         AccountFactory(owner=world.rep)
     with pytest.MonkeyPatch.context() as patch:
-        from kam.api import PagePagination
+        from kam.api.pagination import PagePagination
 
         patch.setattr(PagePagination, "max_page_size", 3)
         body = key_for(world.manager).get(LIST, {"page_size": 1000}).json()

@@ -7,7 +7,8 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey, ApiScope
+from integrations.models import ApiKey
+from kam.api.scopes import ApiScope
 from tests.api.conftest import assert_problem
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from accounts.models import ApiKey, WebhookEndpoint
+from integrations.models import ApiKey, WebhookEndpoint
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

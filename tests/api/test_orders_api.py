@@ -7,7 +7,8 @@ import time
 import pytest
 from django.test import override_settings
 
-from accounts.models import ApiScope, Order
+from accounts.models import Order
+from kam.api.scopes import ApiScope
 from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory, OrderFactory
 

@@ -5,7 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from accounts.models import AlertKind, AlertStatus, ApiScope, CadenceAlert, Visit
+from accounts.models import AlertKind, AlertStatus, CadenceAlert, Visit
+from kam.api.scopes import ApiScope
 from tests.api.conftest import assert_problem
 from tests.factories import (
     ActionFactory,
@@ -236,7 +237,7 @@ def test_account_lists_cost_a_fixed_number_of_queries(
 def test_run_and_webhook_lists_cost_a_fixed_number_of_queries(
     world, key_for, make_run, django_assert_max_num_queries
 ):
-    from accounts.models import WebhookDelivery, WebhookEndpoint
+    from integrations.models import WebhookDelivery, WebhookEndpoint
 
     for _ in range(15):
         make_run({})

@@ -11,17 +11,11 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from accounts import webhooks
-from accounts.models import (
-    Account,
-    AccountStatus,
-    ApiScope,
-    DeliveryStatus,
-    Order,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
-from accounts.webhook_tasks import webhook_deliver_task, webhook_requeue_stale_task
+from accounts.models import Account, AccountStatus, Order
+from integrations import webhooks
+from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from integrations.tasks import webhook_deliver_task, webhook_requeue_stale_task
+from kam.api.scopes import ApiScope
 from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory
 

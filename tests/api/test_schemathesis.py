@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.models import AlertKind, CadenceAlert, WebhookEndpoint
+from accounts.models import AlertKind, CadenceAlert
+from integrations.models import WebhookEndpoint
 from tests.factories import (
     ActionFactory,
     InfluencerFactory,

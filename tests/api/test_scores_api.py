@@ -5,7 +5,8 @@ from unittest import mock
 import kombu.exceptions
 import pytest
 
-from accounts.models import Account, ApiScope
+from accounts.models import Account
+from kam.api.scopes import ApiScope
 from scoring.models import RunStatus, ScoringModel, ScoringRun
 from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory

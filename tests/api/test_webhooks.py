@@ -10,16 +10,12 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from accounts import webhooks
-from accounts.models import (
-    AlertKind,
-    ApiScope,
-    CadenceAlert,
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
-from accounts.webhook_tasks import webhook_deliver_task
+from accounts.models import AlertKind, CadenceAlert
+from integrations import webhooks
+from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from integrations.tasks import webhook_deliver_task
+from kam.api.scopes import ApiScope
+from scoring import webhooks as scoring_webhooks
 from tests.api.conftest import assert_problem
 
 pytestmark = [
@@ -92,7 +88,7 @@ def test_a_run_is_signed_delivered_and_retried_after_a_500(
     with Receiver(script=[500, 200]) as receiver:
         hook = endpoint(world.integration, receiver.url, events=["run.succeeded"])
         with django_capture_on_commit_callbacks(execute=True):
-            webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+            scoring_webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
         # In-process the request makes one attempt; the retry is the sweeper's (here: sent at once).
         assert len(receiver.requests) == 1
         webhook_deliver_task.delay(WebhookDelivery.objects.get(endpoint=hook).pk)
@@ -130,7 +126,7 @@ def test_a_delivery_gives_up_after_the_last_attempt(world, make_run, django_capt
     with Receiver(script=[503]) as receiver:
         hook = endpoint(world.integration, receiver.url, events=["run.succeeded"])
         with django_capture_on_commit_callbacks(execute=True):
-            webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+            scoring_webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
         for _ in range(5):  # the sweeper's re-enqueues; nothing is attempted after the last attempt
             webhook_deliver_task.delay(WebhookDelivery.objects.get(endpoint=hook).pk)
     delivery = WebhookDelivery.objects.get(endpoint=hook)
@@ -184,7 +180,7 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(world, make_run, django
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             try:
                 with transaction.atomic():
-                    webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+                    scoring_webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
                     raise RuntimeError("the run's transaction failed")
             except RuntimeError:
                 pass
@@ -209,7 +205,7 @@ def test_tier_changes_carry_only_accounts_the_owner_can_see(
         for_rep = endpoint(world.rep, receiver.url + "/rep", events=["account.tier_changed"])
         endpoint(world.manager, receiver.url + "/manager", events=["account.tier_changed"])
         with django_capture_on_commit_callbacks(execute=True):
-            webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+            scoring_webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
     by_path = {r["path"].rsplit("/", 1)[1]: json.loads(r["body"]) for r in receiver.requests}
     assert set(by_path) == {"rep", "manager"}
     rep_items = by_path["rep"]["data"]["items"]
@@ -233,7 +229,7 @@ def test_many_tier_changes_are_sent_in_parts(world, make_run, django_capture_on_
     with Receiver() as receiver:
         endpoint(world.integration, receiver.url, events=["account.tier_changed"])
         with django_capture_on_commit_callbacks(execute=True):
-            webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
+            scoring_webhooks.webhooks_emit_run_succeeded(run_id=run.pk)
     parts = [json.loads(r["body"])["data"] for r in receiver.requests]
     assert sorted((p["part"], p["parts"], len(p["items"])) for p in parts) == [
         (1, 3, 2),
@@ -400,8 +396,8 @@ def test_a_real_recompute_sends_run_succeeded_and_tier_changes(world, django_cap
 def test_the_cadence_check_sends_the_alerts_it_opens(world, django_capture_on_commit_callbacks):
     import datetime
 
-    from accounts.alerts import cadence_check
     from accounts.models import Account
+    from workspace.cadence_check import cadence_check
 
     today = datetime.date(2026, 11, 23)
     Account.objects.filter(pk=world.other_account.pk).update(

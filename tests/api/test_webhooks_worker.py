@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from accounts import webhooks
-from accounts.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from integrations import webhooks
+from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from kam.celery import app as celery_app
 from tests.api.test_webhooks import Receiver
 from tests.conftest import need

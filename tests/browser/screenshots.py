@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 OUT = Path(__file__).resolve().parents[2] / "screenshots"
-DEMO_PASSWORD = "demo-pass-2026"  # accounts.demo.DEMO_PASSWORD
+DEMO_PASSWORD = "demo-pass-2026"  # demo.company.DEMO_PASSWORD
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 

@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from accounts.alerts import cadence_check
 from accounts.models import AlertStatus, CadenceAlert, Visit, VisitKind
 from accounts.services import visit_log
 from profiles.models import AccountProfile
 from tests.browser.conftest import PASSWORD
 from tests.factories import InfluencerFactory
+from workspace.cadence_check import cadence_check
 
 pytestmark = pytest.mark.browser
 

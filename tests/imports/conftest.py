@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from accounts.imports.service import import_run, import_start
+from dataio.imports.service import import_run, import_start
 from kam.celery import app as celery_app
 
 

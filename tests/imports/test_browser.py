@@ -4,7 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.models import Account, ImportMapping, ImportRecord, ImportStatus, ImportUpload, Order
+from accounts.models import Account, Order
+from dataio.models import ImportMapping, ImportRecord, ImportStatus, ImportUpload
 from tests.factories import AccountFactory
 from tests.imports.conftest import xlsx_bytes
 
@@ -101,7 +102,7 @@ def test_an_excel_upload_works_and_files_are_judged_by_content(world, client):
 
 
 def test_the_size_limit_is_a_clear_form_error(world, client, monkeypatch):
-    from accounts import views_imports
+    from dataio import views as views_imports
 
     monkeypatch.setattr(views_imports, "MAX_BYTES", 10)
     client.force_login(world.manager)
@@ -150,7 +151,7 @@ def test_progress_is_polled_while_the_import_runs(world, client):
 
 
 def test_the_task_runs_once_however_often_it_is_delivered(world, client, eager_celery):
-    from accounts.import_tasks import import_run_task
+    from dataio.tasks import import_run_task
 
     AccountFactory(reference="C-1", owner=world.rep)
     client.force_login(world.manager)

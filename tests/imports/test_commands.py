@@ -5,7 +5,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import Account, ImportRecord, Order
+from accounts.models import Account, Order
+from dataio.models import ImportRecord
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db

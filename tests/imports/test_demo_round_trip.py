@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.models import Account, ImportRecord, ImportStatus, Order, User, Visit
+from accounts.models import Account, Order, User, Visit
+from dataio.models import ImportRecord, ImportStatus
 from profiles.models import BuyingInfluencer
 
 pytestmark = pytest.mark.django_db

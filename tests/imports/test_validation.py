@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import Account, ImportStatus, Order
+from accounts.models import Account, Order
+from dataio.models import ImportStatus
 from tests.factories import AccountFactory, OrderFactory
 from tests.imports.conftest import messages, run, xlsx_bytes
 
@@ -130,7 +131,7 @@ def test_text_encodings_are_detected(world, encoding, prefix):
 
 
 def test_a_stated_encoding_that_does_not_fit_is_refused_clearly(world):
-    from accounts.imports.parsing import ImportFileError
+    from dataio.imports.parsing import ImportFileError
 
     content = "reference,name\nE-1,Café\n".encode("cp1252")
     with pytest.raises(ImportFileError, match="not valid UTF-8"):
@@ -204,8 +205,8 @@ def test_ratings_and_owners_are_checked(world):
 
 
 def test_a_file_that_is_not_text_or_a_workbook_is_refused_by_content(world):
-    from accounts.imports.parsing import ImportFileError
-    from accounts.imports.service import import_start
+    from dataio.imports.parsing import ImportFileError
+    from dataio.imports.service import import_start
 
     with pytest.raises(ImportFileError, match="not text"):
         import_start(
@@ -230,8 +231,8 @@ def test_a_workbook_named_csv_is_read_as_a_workbook(world):
 
 
 def test_the_size_limit_is_stated(world):
-    from accounts.imports import service
-    from accounts.imports.parsing import ImportFileError
+    from dataio.imports import service
+    from dataio.imports.parsing import ImportFileError
 
     with pytest.raises(ImportFileError, match="the limit is"):
         service.import_start(
@@ -261,7 +262,7 @@ def test_rep_cannot_import_orders_onto_accounts_they_cannot_see(accounts):
 
 @pytest.mark.parametrize("kind", ["accounts", "orders", "influencers", "visits"])
 def test_a_file_with_only_a_header_is_refused_clearly(world, kind):
-    from accounts.imports.service import IMPORTERS
+    from dataio.imports.service import IMPORTERS
 
     record, result = run(kind, ",".join(IMPORTERS[kind].field_names()) + "\n", user=world.manager)
     assert messages(result) == [(0, "", "The file has no rows under its header.")]

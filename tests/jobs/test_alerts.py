@@ -7,11 +7,12 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.alerts import alert_acknowledge, cadence_check
+from accounts.alerts import alert_acknowledge
 from accounts.models import Account, AccountStatus, AlertKind, AlertStatus, CadenceAlert, VisitKind
 from accounts.services import visit_log
 from profiles.models import BuyingRole
 from tests.factories import AccountFactory, InfluencerFactory, UserFactory
+from workspace.cadence_check import cadence_check
 
 pytestmark = pytest.mark.django_db
 

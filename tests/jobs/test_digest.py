@@ -5,14 +5,14 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from accounts.alerts import cadence_check
-from accounts.digest import digest_send, digests_for
 from accounts.models import Account
-from accounts.tasks import cadence_check_task, digest_send_task
 from plans.models import ActionStatus
 from tests.conftest import need
 from tests.factories import ActionFactory, PlanFactory, TeamMemberFactory, UserFactory
 from tests.jobs.conftest import redis_available
+from workspace.cadence_check import cadence_check
+from workspace.digest import digest_send, digests_for
+from workspace.tasks import cadence_check_task, digest_send_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "clean_digest_claims")]
 

@@ -9,14 +9,14 @@ import pytest
 from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
-from accounts import digest
-from accounts.digest import digests_for
 from accounts.models import Account
-from accounts.tasks import digest_send_task
 from plans.models import PlanStatus
 from tests.conftest import need
 from tests.factories import ActionFactory, PlanFactory, TeamMemberFactory
 from tests.jobs.conftest import redis_available
+from workspace import digest
+from workspace.digest import digests_for
+from workspace.tasks import digest_send_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "clean_digest_claims")]
 

@@ -20,7 +20,6 @@ from django.utils import timezone
 from accounts.alerts import alert_acknowledge
 from accounts.models import Account, AlertKind, AlertStatus, CadenceAlert, VisitKind
 from accounts.services import visit_log
-from accounts.tasks import cadence_check_task
 from scoring import selectors
 from scoring.models import RunStatus, ScoreResult, ScoringRun
 from scoring.runs import scoring_run_start, scoring_runs_reap
@@ -29,6 +28,7 @@ from scoring.tasks import portfolio_recompute_task
 from tests.conftest import need
 from tests.factories import AccountFactory, OrderFactory, UserFactory
 from tests.jobs.conftest import database_url, wait_for
+from workspace.tasks import cadence_check_task
 
 pytestmark = [
     # The flush after each test empties every table; scoring's post_migrate receiver puts the default
@@ -228,7 +228,8 @@ def test_an_import_committed_in_the_browser_is_written_by_the_worker_all_or_noth
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.urls import reverse
 
-    from accounts.models import ImportRecord, ImportStatus, ImportUpload, Order, Role
+    from accounts.models import Order, Role
+    from dataio.models import ImportRecord, ImportStatus, ImportUpload
 
     manager = UserFactory(username="boss", role=Role.MANAGER)
     AccountFactory(reference="C-1")

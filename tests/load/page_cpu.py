@@ -46,7 +46,8 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from accounts.models import ApiKey, User  # noqa: E402
+from accounts.models import User  # noqa: E402
+from integrations.models import ApiKey  # noqa: E402
 
 KEY_NAME = "page_cpu.py"
 

@@ -254,7 +254,8 @@ class AppServer:
 
 SEED = """
 import json
-from accounts.models import Account, ApiKey, Role, User
+from accounts.models import Account, Role, User
+from integrations.models import ApiKey
 manager = User.objects.create_user("manager", password=PASSWORD, role=Role.MANAGER, first_name="Mia")
 rep = User.objects.create_user("rep", password=PASSWORD, role=Role.REP, manager=manager, first_name="Rob")
 integration = User.objects.create_user("erp", password=PASSWORD, role=Role.INTEGRATION)

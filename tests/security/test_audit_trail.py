@@ -7,7 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Account, ApiKey, ApiScope
+from accounts.models import Account
+from integrations.models import ApiKey
+from kam.api.scopes import ApiScope
 from plans.models import AccountPlan
 from profiles.models import AccountProfile, BuyingInfluencer
 from scoring.models import ScoringModel

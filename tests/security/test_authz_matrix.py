@@ -63,15 +63,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from accounts.models import (
-    AlertKind,
-    ApiKey,
-    ApiScope,
-    CadenceAlert,
-    KeyDesignation,
-    Role,
-    WebhookEndpoint,
-)
+from accounts.models import AlertKind, CadenceAlert, KeyDesignation, Role
+from integrations.models import ApiKey, WebhookEndpoint
+from kam.api.scopes import ApiScope
 from scoring.models import RunStatus, ScoringRun
 from scoring.selectors import active_model
 from tests.factories import (
@@ -334,7 +328,7 @@ def _login_records() -> dict:
 
 
 def _import_record(manager):
-    from accounts.imports.service import import_start
+    from dataio.imports.service import import_start
 
     record, _ = import_start(
         kind="accounts", user=manager, file_name="accounts.csv", content=b"reference,name\nM-1,Matrix\n"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from accounts.demo import DEMO_PASSWORD
 from accounts.models import Account
+from demo.company import DEMO_PASSWORD
 from tests.conftest import need
 
 CHROMIUM = os.environ.get("KAM_CHROMIUM", "/usr/bin/chromium")

@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import ApiKey, ApiScope
+from integrations.models import ApiKey
+from kam.api.scopes import ApiScope
 from kam.security import PAGE_POLICY, render_policy
 
 PAGE_CSP = render_policy(PAGE_POLICY)

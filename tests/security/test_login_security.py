@@ -11,7 +11,8 @@ from django.http import HttpResponseRedirect
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from accounts.models import ApiKey, ApiScope
+from integrations.models import ApiKey
+from kam.api.scopes import ApiScope
 from kam.web import HtmxLoginRedirectMiddleware
 from tests.factories import UserFactory
 

@@ -5,7 +5,9 @@ import json
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.models import ApiKey, ApiScope, Visit
+from accounts.models import Visit
+from integrations.models import ApiKey
+from kam.api.scopes import ApiScope
 
 
 def test_a_form_post_over_the_memory_limit_gets_the_friendly_413_page(client, world):

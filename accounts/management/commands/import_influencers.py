@@ -1,7 +1,0 @@
-from accounts.imports.command import ImportCommand
-from accounts.models import ImportKind
-
-
-class Command(ImportCommand):
-    help = "Import influencers from a CSV or Excel file, all or nothing (the browser's code path)."
-    kind = ImportKind.INFLUENCERS

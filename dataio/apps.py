@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DataIoConfig(AppConfig):
+    name = "dataio"
+    verbose_name = "Data in and out"
