@@ -123,19 +123,7 @@ class PortfolioFilters:
 
 def previous_run(run: ScoringRun | None) -> ScoringRun | None:
     """The successful run before ``run`` in as-of order: "since the previous run" means since this one."""
-    if run is None or run.finished_at is None:
-        return None
-    return (
-        ScoringRun.objects.succeeded()
-        .filter(
-            Q(as_of__lt=run.as_of)
-            | Q(as_of=run.as_of, finished_at__lt=run.finished_at)
-            | Q(as_of=run.as_of, finished_at=run.finished_at, pk__lt=run.pk)
-        )
-        .select_related("model")
-        .latest_first()
-        .first()
-    )
+    return ScoringRun.objects.select_related("model").previous_to(run)
 
 
 # --- Loading -----------------------------------------------------------------------------------------------
