@@ -20,7 +20,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import account_filter_choices
 from kam.web import int_or_none, manager_page
-from scoring import analytics, selectors
+from scoring import selectors
+from scoring.analytics.dashboard import Dashboard, capacity_report, portfolio_dashboard
+from scoring.analytics.loading import PortfolioFilters
+from scoring.analytics.whatif import whatif_preview
 from scoring.forms import ScoringModelForm
 from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
 from scoring.services import NoActiveModel, RunInProgress
@@ -29,9 +32,9 @@ PHASES = ("load", "clv", "score", "save")
 PHASE_LABELS = {"load": "Reading orders", "clv": "Fitting CLV", "score": "Scoring", "save": "Publishing"}
 
 
-def _filters(request) -> analytics.PortfolioFilters:
+def _filters(request) -> PortfolioFilters:
     get = request.GET
-    return analytics.PortfolioFilters(
+    return PortfolioFilters(
         owner=int_or_none(get.get("owner")),
         region=get.get("region", "").strip()[:100],
         industry=get.get("industry", "").strip()[:100],
@@ -48,7 +51,7 @@ def _migration_runs(request, runs: list[ScoringRun]) -> tuple[ScoringRun, Scorin
 def dashboard(request):
     filters = _filters(request)
     runs = list(ScoringRun.objects.succeeded().select_related("model").latest_first()[:50])
-    dash = analytics.portfolio_dashboard(
+    dash = portfolio_dashboard(
         filters=filters, today=timezone.localdate(), migration_runs=_migration_runs(request, runs)
     )
     figures = (
@@ -71,7 +74,7 @@ def dashboard(request):
 @manager_page
 def capacity(request):
     filters = _filters(request)
-    report = analytics.capacity_report(filters=filters, today=timezone.localdate())
+    report = capacity_report(filters=filters, today=timezone.localdate())
     context = {"report": report, "filters": filters, "figure": _workload_figure(report["kams"])}
     if request.htmx and request.htmx.target == "capacity-body":
         return render(request, "scoring/capacity.html#body", context)
@@ -117,11 +120,7 @@ def model_edit(request):
 @manager_page
 def model_preview(request):
     form = ScoringModelForm(request.POST)
-    preview = (
-        analytics.whatif_preview(weights=form.weights(), tier_rule=form.tier_rule())
-        if form.is_valid()
-        else None
-    )
+    preview = whatif_preview(weights=form.weights(), tier_rule=form.tier_rule()) if form.is_valid() else None
     return render(request, "scoring/model.html#preview", {"form": form, "preview": preview})
 
 
@@ -203,7 +202,11 @@ def run_detail(request, pk):
         .order_by("tier")
     )
     context["current"] = selectors.current_run()
-    context["previous"] = analytics.previous_run(run) if run.status == RunStatus.SUCCEEDED else None
+    context["previous"] = (
+        ScoringRun.objects.select_related("model").previous_to(run)
+        if run.status == RunStatus.SUCCEEDED
+        else None
+    )
     return render(request, "scoring/run_detail.html", context)
 
 
@@ -246,7 +249,7 @@ def _axis(title: str, **extra) -> dict:
     return {"title": {"text": title}, "gridcolor": "#e5e9f0", "zeroline": False, "automargin": True} | extra
 
 
-def _dashboard_figures(dash: analytics.Dashboard) -> dict:
+def _dashboard_figures(dash: Dashboard) -> dict:
     if dash.run is None:
         return {}
     return {

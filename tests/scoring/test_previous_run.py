@@ -11,8 +11,8 @@ import pytest
 
 from accounts import webhooks
 from accounts.models import Role, WebhookDelivery, WebhookEndpoint
-from scoring import analytics
-from scoring.analytics import PortfolioFilters
+from scoring.analytics.dashboard import portfolio_dashboard
+from scoring.analytics.loading import PortfolioFilters
 from scoring.models import RunStatus, ScoreResult, ScoringRun
 from scoring.selectors import active_model
 from tests.factories import AccountFactory, UserFactory
@@ -85,7 +85,7 @@ def test_after_a_backfill_the_dashboard_and_the_webhook_compare_with_the_same_ru
     webhooks.webhooks_emit_run_succeeded(run_id=backfilled["july"].pk)
     data = WebhookDelivery.objects.get(event="account.tier_changed").payload["data"]
 
-    dash = analytics.portfolio_dashboard(filters=PortfolioFilters(), today=datetime.date(2026, 7, 2))
+    dash = portfolio_dashboard(filters=PortfolioFilters(), today=datetime.date(2026, 7, 2))
 
     assert dash.run == backfilled["july"]
     assert dash.previous == backfilled["june"]
