@@ -30,9 +30,10 @@ run: $(STAMP)  ## Serve the app with demo data on http://127.0.0.1:8000 (SQLite,
 	@echo ""
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-lint: $(STAMP)  ## ruff lint and format check
+lint: $(STAMP)  ## ruff lint and format check, and the import contracts (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

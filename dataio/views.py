@@ -31,7 +31,7 @@ from dataio.imports.service import (
 )
 from dataio.models import ImportKind, ImportRecord, ImportStatus, ImportUpload
 from kam.web import manager_page, staff_page
-from scoring.views import _filters as portfolio_filters
+from scoring.analytics.loading import PortfolioFilters
 
 # Checked in full before committing, in the request; bigger files get their first rows checked here and
 # the whole file on the task (where a problem anywhere still writes nothing).
@@ -247,5 +247,5 @@ def export_portfolio(request, fmt: str):
     """The current portfolio with each account's score breakdown, filtered like the dashboard."""
     if fmt not in exports.FORMATS:
         raise Http404("No such export.")
-    accounts = Account.objects.visible_to(request.user).filter(portfolio_filters(request).q())
+    accounts = Account.objects.visible_to(request.user).filter(PortfolioFilters.from_query(request.GET).q())
     return exports.response("portfolio", fmt, exports.portfolio_columns(), exports.portfolio_rows(accounts))

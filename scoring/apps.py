@@ -8,6 +8,7 @@ def ensure_default_model(sender, using="default", **kwargs):
     The data migration does this once; this receiver also covers a database that was flushed afterwards
     (`manage.py flush`, transactional tests), which empties every table but emits post_migrate again.
     """
+    # Models can be imported only once the app registry is ready, which is after this module loads.
     from scoring.defaults import DEFAULT_WEIGHTS
     from scoring.models import ScoringModel
 
@@ -29,6 +30,7 @@ class ScoringConfig(AppConfig):
     def ready(self):
         post_migrate.connect(ensure_default_model, sender=self, dispatch_uid="scoring.ensure_default_model")
         # Results carry no database foreign key (speed): deleting an account waits for a publishing run.
+        # (Imported here: models load only once the app registry is ready.)
         from accounts.models import Account
         from scoring.services import results_guard_delete
 

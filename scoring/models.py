@@ -176,6 +176,27 @@ class ScoringRunQuerySet(models.QuerySet):
     def in_progress(self):
         return self.filter(status__in=IN_PROGRESS)
 
+    def previous_to(self, run: "ScoringRun | None") -> "ScoringRun | None":
+        """THE previous run, for every comparison with "the run before" (the dashboard, webhooks, run pages).
+
+        The latest successful run before ``run`` in latest_first() order: an earlier as-of date, or the same
+        date and an earlier finish, or the same date and finish and a lower id. So a backfill (an older as-of
+        date that finished later) is never "the previous run" of a newer portfolio. None for a run that has
+        not finished.
+        """
+        if run is None or run.finished_at is None:
+            return None
+        return (
+            self.succeeded()
+            .filter(
+                Q(as_of__lt=run.as_of)
+                | Q(as_of=run.as_of, finished_at__lt=run.finished_at)
+                | Q(as_of=run.as_of, finished_at=run.finished_at, pk__lt=run.pk)
+            )
+            .latest_first()
+            .first()
+        )
+
 
 class ScoringRun(models.Model):
     model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="runs")

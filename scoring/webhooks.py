@@ -24,9 +24,9 @@ def run_payload(run) -> dict:
 def webhooks_emit_run_succeeded(*, run_id: int) -> int:
     """`run.succeeded`, then `account.tier_changed` with every account whose tier differs from the run before.
 
-    Call after the run is marked succeeded (inside or after that transaction). "The run before" is the latest
-    other successful run that finished earlier; an account new to the portfolio has previous_tier null, one
-    that left it (marked lost) has tier null. Returns the number of deliveries recorded.
+    Call after the run is marked succeeded (inside or after that transaction). "The run before" is the one the
+    dashboard compares with (ScoringRun.objects.previous_to); an account new to the portfolio has previous_tier
+    null, one that left it (marked lost) has tier null. Returns the number of deliveries recorded.
     """
     run = ScoringRun.objects.select_related("model").get(pk=run_id)
     sent = len(
@@ -34,13 +34,7 @@ def webhooks_emit_run_succeeded(*, run_id: int) -> int:
     )
     if not subscribers(WebhookEvent.TIER_CHANGED):
         return sent
-    previous = (
-        ScoringRun.objects.succeeded()
-        .exclude(pk=run.pk)
-        .filter(finished_at__lte=run.finished_at)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+    previous = ScoringRun.objects.previous_to(run)
     before = (
         dict(ScoreResult.objects.filter(run=previous).values_list("account_id", "tier")) if previous else {}
     )

@@ -1,5 +1,4 @@
 import datetime
-import math
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -15,6 +14,7 @@ from accounts.models import Account, AccountTeamMember, Tier
 from dataio import exports
 from kam.web import manager_page, nothing_changed, staff_page
 from plans import selectors as plan_selectors
+from scoring import charts
 from scoring import selectors as scoring_selectors
 from workspace import selectors as workspace_selectors
 from workspace.forms import AccountForm, DesignationForm, ServiceIssueForm, TeamMemberForm, VisitForm
@@ -22,7 +22,6 @@ from workspace.forms import AccountForm, DesignationForm, ServiceIssueForm, Team
 CHART_MONTHS = 24
 # A second identical visit form from the same person this soon is a double submission, not a second visit.
 VISIT_REPLAY_WINDOW = datetime.timedelta(minutes=10)
-REVENUE_COLOUR, CM_COLOUR, CM_PCT_COLOUR = "#1d4ed8", "#b45309", "#0f6b3a"
 
 
 def _next_url(request, default: str) -> str:
@@ -148,14 +147,14 @@ def account_detail(request, pk):
         "issues": account.service_issues.select_related("reported_by")[:20],
         "orders": orders,
         "months": months,
-        "orders_figure": _orders_figure(months),
+        "orders_figure": charts.orders_figure(months),
         "hierarchy": selectors.hierarchy_rollup(
             account, user=request.user, today=today, own_12m=(orders["revenue_12m"], orders["cost_12m"])
         ),
         "designations": account.designations.select_related("decided_by")[:5],
         "alerts": selectors.open_alerts(account),
         "history": history,
-        "sparkline": _sparkline([row["score"] for row in history]),
+        "sparkline": charts.sparkline([row["score"] for row in history]),
         "why": scoring_selectors.score_explanation(account),
         "plan": plan,
         "plan_groups": plan_selectors.group_by_approach(plan.actions.all(), include_empty=False)
@@ -164,64 +163,6 @@ def account_detail(request, pk):
         "next_url": request.get_full_path(),
     }
     return render(request, "accounts/detail.html", context)
-
-
-def _sparkline(values: list[float], *, width: int = 120, height: int = 32, pad: int = 3) -> dict | None:
-    """SVG polyline points for a score trend, scaled to the box (scores run 0..100, but the spread matters)."""
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if len(values) < 2:
-        return None
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = (width - 2 * pad) / (len(values) - 1)
-    points = [
-        (round(pad + i * step, 1), round(height - pad - (v - low) / span * (height - 2 * pad), 1))
-        for i, v in enumerate(values)
-    ]
-    return {
-        "width": width,
-        "height": height,
-        "points": " ".join(f"{x},{y}" for x, y in points),
-        "last": points[-1],
-        "first_value": values[0],
-        "last_value": values[-1],
-        "runs": len(values),
-    }
-
-
-def _orders_figure(months: list[dict]) -> dict | None:
-    """Plotly spec: monthly revenue and CM as bars, CM % as a line on a second axis (static/js/charts.js)."""
-    if not any(m["revenue"] for m in months):
-        return None
-    x = [m["month"].isoformat() for m in months]
-    hover = "%{x|%b %Y}: %{y:,.0f}<extra>%{fullData.name}</extra>"
-    data = [
-        {"type": "bar", "name": "Revenue", "x": x, "y": [float(m["revenue"]) for m in months],
-         "marker": {"color": REVENUE_COLOUR}, "hovertemplate": hover},
-        {"type": "bar", "name": "Contribution margin", "x": x, "y": [float(m["cm"]) for m in months],
-         "marker": {"color": CM_COLOUR}, "hovertemplate": hover},
-        {"type": "scatter", "mode": "lines+markers", "name": "CM %", "x": x, "yaxis": "y2",
-         "y": [None if m["cm_pct"] is None else round(float(m["cm_pct"]), 4) for m in months],
-         "line": {"color": CM_PCT_COLOUR, "width": 2}, "marker": {"size": 5}, "connectgaps": False,
-         "hovertemplate": "%{x|%b %Y}: %{y:.1%} CM<extra></extra>"},
-    ]  # fmt: skip
-    axis = {"gridcolor": "#e5e9f0", "zeroline": True, "zerolinecolor": "#9aa5b4", "automargin": True}
-    layout = {
-        "height": 300,
-        "margin": {"l": 56, "r": 48, "t": 8, "b": 40},
-        "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12, "color": "#172033"},
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "#ffffff",
-        "barmode": "group",
-        "bargap": 0.25,
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        "hoverlabel": {"bgcolor": "#ffffff"},
-        "xaxis": axis | {"type": "date", "tickformat": "%b %y", "zeroline": False},
-        "yaxis": axis | {"tickformat": "~s", "rangemode": "tozero"},
-        "yaxis2": axis | {"overlaying": "y", "side": "right", "tickformat": ".0%", "showgrid": False,
-                          "rangemode": "tozero", "zeroline": False, "tickmode": "auto", "nticks": 6},
-    }  # fmt: skip
-    return {"data": data, "layout": layout}
 
 
 @staff_page

@@ -15,17 +15,23 @@ HHI = .25 + .0625 + .0225 + .0036 + .0016 = 0.3402.
 """
 
 import datetime
+import os
+import pathlib
+import subprocess
+import sys
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
-from scoring import analytics, engine
-from scoring.analytics import PortfolioFilters
+from scoring import engine
+from scoring.analytics import dashboard, loading, metrics, whatif
+from scoring.analytics.loading import PortfolioFilters
 from scoring.models import RunStatus, ScoreResult, ScoringRun
 from scoring.selectors import active_model
 from scoring.services import portfolio_recompute
@@ -117,7 +123,7 @@ def portfolio(db):
 
 
 def _frame(portfolio, filters=PortfolioFilters()):  # noqa: B008
-    return analytics.portfolio_frame(
+    return loading.portfolio_frame(
         run=portfolio["current"], previous=portfolio["previous"], filters=filters, today=TODAY
     )
 
@@ -128,8 +134,8 @@ def _ids(frame, portfolio):
 
 
 def test_previous_run_is_the_successful_run_published_before(portfolio):
-    assert analytics.previous_run(portfolio["current"]) == portfolio["previous"]
-    assert analytics.previous_run(portfolio["previous"]) is None
+    assert ScoringRun.objects.previous_to(portfolio["current"]) == portfolio["previous"]
+    assert ScoringRun.objects.previous_to(portfolio["previous"]) is None
 
 
 def test_portfolio_frame_is_one_query_with_both_runs(portfolio):
@@ -141,11 +147,11 @@ def test_portfolio_frame_is_one_query_with_both_runs(portfolio):
     assert (row["tier"], row["score"], row["revenue"], row["cm"]) == ("B", 50, 150, 45)
     assert (row["prev_tier"], row["prev_score"], row["prev_rank"]) == ("C", 20, 4)
     assert row["cadence_days"] == 15
-    assert row["cadence_state"] == analytics.ON_TRACK
+    assert row["cadence_state"] == metrics.ON_TRACK
 
 
 def test_concentration_shares_hhi_and_largest_account(portfolio):
-    conc = analytics.concentration(_frame(portfolio), shares=(0.01, 0.2, 0.4))
+    conc = metrics.concentration(_frame(portfolio), shares=(0.01, 0.2, 0.4))
     assert conc["accounts"] == 5
     assert conc["revenue"] == pytest.approx(1000)
     assert conc["cm"] == pytest.approx(190)
@@ -163,7 +169,7 @@ def test_concentration_shares_hhi_and_largest_account(portfolio):
 
 
 def test_pareto_curve_is_cumulative_revenue_and_cm_by_revenue_rank(portfolio):
-    pareto = analytics.concentration(_frame(portfolio))["pareto"]
+    pareto = metrics.concentration(_frame(portfolio))["pareto"]
     assert pareto["account_share"].tolist() == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     assert pareto["revenue_share"].tolist() == pytest.approx([0, 0.5, 0.75, 0.9, 0.96, 1.0])
     # CM by the same order (a1 25, a2 100, a3 45, a4 30, a5 -10): rises above 1 before the loss-maker.
@@ -171,13 +177,13 @@ def test_pareto_curve_is_cumulative_revenue_and_cm_by_revenue_rank(portfolio):
 
 
 def test_pareto_curve_is_downsampled_to_the_requested_points(portfolio):
-    pareto = analytics.concentration(_frame(portfolio), points=2)["pareto"]
+    pareto = metrics.concentration(_frame(portfolio), points=2)["pareto"]
     assert pareto["accounts"].tolist() == [0, 1, 5]
     assert pareto["revenue_share"].iloc[-1] == pytest.approx(1.0)
 
 
 def test_profitability_pools_cm_pct_per_tier_and_key_segment(portfolio):
-    table = analytics.profitability(_frame(portfolio))
+    table = metrics.profitability(_frame(portfolio))
     assert table.loc["A", ["accounts", "revenue", "cm"]].tolist() == [2, 750, 125]
     assert table.loc["A", "cm_pct"] == pytest.approx(125 / 750)
     assert table.loc["B", "cm_pct"] == pytest.approx(0.30)
@@ -192,7 +198,7 @@ def test_profitability_pools_cm_pct_per_tier_and_key_segment(portfolio):
 
 
 def test_designation_advice_lists(portfolio):
-    advice = analytics.designation_advice(_frame(portfolio))
+    advice = metrics.designation_advice(_frame(portfolio))
     assert _ids(advice.review, portfolio) == ["a4"]  # key, tier C, score 30
     assert _ids(advice.candidates, portfolio) == ["a2"]  # tier A, not key
     # Non-key CM %: a2 40 %, a5 -25 % -> median 7.5 %; only a1 (5 %) of the key accounts is below it.
@@ -201,12 +207,12 @@ def test_designation_advice_lists(portfolio):
 
 
 def test_review_threshold_catches_key_accounts_scoring_low_in_a_good_tier(portfolio):
-    advice = analytics.designation_advice(_frame(portfolio), review_below=60)
+    advice = metrics.designation_advice(_frame(portfolio), review_below=60)
     assert _ids(advice.review, portfolio) == ["a4", "a3"]  # lowest score first; a3 is tier B at 50
 
 
 def test_rising_and_falling_since_the_previous_run(portfolio):
-    moved = analytics.movers(_frame(portfolio))
+    moved = metrics.movers(_frame(portfolio))
     rising, falling = moved["rising"], moved["falling"]
     assert _ids(rising, portfolio) == ["a3", "a1"]
     assert rising["score_delta"].tolist() == [30, 5]
@@ -217,7 +223,7 @@ def test_rising_and_falling_since_the_previous_run(portfolio):
 
 
 def test_tier_migration_between_two_runs_counts_moves_new_and_gone(portfolio):
-    matrix = analytics.tier_migration(portfolio["previous"], portfolio["current"])
+    matrix = loading.tier_migration(portfolio["previous"], portfolio["current"])
     assert matrix.loc["A", "A"] == 2
     assert matrix.loc["C", "B"] == 1  # a3 climbed
     assert matrix.loc["B", "C"] == 1  # a4 fell
@@ -225,13 +231,18 @@ def test_tier_migration_between_two_runs_counts_moves_new_and_gone(portfolio):
     assert matrix.loc["D", "gone"] == 1  # a6, lost since
     assert int(matrix.to_numpy().sum()) == 6
     # The frame-based default (previous -> current) gives the same matrix without another query.
-    pd.testing.assert_frame_equal(analytics.tier_migration_from_frame(_frame(portfolio)), matrix)
+    pd.testing.assert_frame_equal(metrics.tier_migration_from_frame(_frame(portfolio)), matrix)
 
 
 def test_capacity_overload_and_cut_line(portfolio):
     frame = _frame(portfolio)
-    owners = analytics.kams(frame["owner_id"])
-    result = analytics.capacity(frame, owners=owners, tier_cadences={"A": 30, "B": 90, "C": 180, "D": None})
+    owners = loading.kams(frame["owner_id"])
+    result = metrics.capacity(
+        frame,
+        owners=owners,
+        tier_cadences={"A": 30, "B": 90, "C": 180, "D": None},
+        max_cadence_days=settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+    )
     kams = result["kams"].set_index("name")
     # K1: a1 needs 30/30 = 1 visit, a3 (own cadence 15 days) 2 visits: 3 against a capacity of 2.
     assert kams.loc["Kim One", "visits_needed"] == pytest.approx(3)
@@ -265,9 +276,14 @@ def test_cut_line_orders_by_score_per_visit_not_by_score():
             "score": [90.0, 60.0, 20.0],
             "rank": [1.0, 2.0, 3.0],
         }
-    ).reindex(columns=analytics.FRAME_COLUMNS)
-    owners = {7: analytics.Kam(7, "Kim", 2)}
-    result = analytics.capacity(frame, owners=owners, tier_cadences={"A": 30, "B": 90, "C": 180, "D": None})
+    ).reindex(columns=metrics.FRAME_COLUMNS)
+    owners = {7: metrics.Kam(7, "Kim", 2)}
+    result = metrics.capacity(
+        frame,
+        owners=owners,
+        tier_cadences={"A": 30, "B": 90, "C": 180, "D": None},
+        max_cadence_days=settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+    )
     rows = result["accounts"]
     # 1: 2 visits, 45 per visit; 2: 0.5 visits, 120 per visit; 3: tier D has no default, but a key account
     # is seen quarterly at worst: 30/90 visits, 60 per visit.
@@ -279,14 +295,14 @@ def test_cut_line_orders_by_score_per_visit_not_by_score():
 
 def test_cadence_compliance_by_kam(portfolio):
     frame = _frame(portfolio)
-    table = analytics.cadence_compliance(frame, owners=analytics.kams(frame["owner_id"])).set_index("name")
+    table = metrics.cadence_compliance(frame, owners=loading.kams(frame["owner_id"])).set_index("name")
     assert table.loc["Kim One", ["with_cadence", "on_track", "lapsed"]].tolist() == [2, 1, 1]
     assert table.loc["Kim One", "compliance"] == pytest.approx(0.5)
     assert table.loc["Kai Two", "compliance"] == pytest.approx(1.0)  # a2 due today counts as on track
 
 
 def test_kpis(portfolio):
-    k = analytics.kpis(_frame(portfolio))
+    k = metrics.kpis(_frame(portfolio))
     assert k["key_accounts"] == 3
     assert k["key_revenue_share"] == pytest.approx(0.71)
     assert k["key_cm_share"] == pytest.approx(100 / 190)
@@ -301,20 +317,20 @@ def test_kpis(portfolio):
 def test_filters_apply_to_every_number(portfolio):
     frame = _frame(portfolio, PortfolioFilters(owner=portfolio["k1"].pk))
     assert sorted(_ids(frame, portfolio)) == ["a1", "a3"]
-    k = analytics.kpis(frame)
+    k = metrics.kpis(frame)
     assert k["key_accounts"] == 2
     assert k["revenue"] == pytest.approx(650)
     assert k["hhi"] == pytest.approx((500 / 650) ** 2 + (150 / 650) ** 2)
     south = _frame(portfolio, PortfolioFilters(region="South"))
     assert sorted(_ids(south, portfolio)) == ["a2", "a4", "a5", "a6"]
-    matrix = analytics.tier_migration(
+    matrix = loading.tier_migration(
         portfolio["previous"], portfolio["current"], PortfolioFilters(region="North")
     )
     assert int(matrix.to_numpy().sum()) == 2
 
 
 def test_dashboard_puts_names_on_the_rows_it_shows(portfolio):
-    dash = analytics.portfolio_dashboard(filters=PortfolioFilters(), today=TODAY)
+    dash = dashboard.portfolio_dashboard(filters=PortfolioFilters(), today=TODAY)
     assert dash.run == portfolio["current"]
     assert dash.previous == portfolio["previous"]
     assert [r["name"] for r in dash.advice_rows["candidates"]] == ["a2"]
@@ -323,7 +339,7 @@ def test_dashboard_puts_names_on_the_rows_it_shows(portfolio):
 
 
 def test_dashboard_without_a_run_is_empty(db):
-    dash = analytics.portfolio_dashboard(filters=PortfolioFilters(), today=TODAY)
+    dash = dashboard.portfolio_dashboard(filters=PortfolioFilters(), today=TODAY)
     assert dash.run is None
     assert dash.kpis == {}
 
@@ -333,7 +349,7 @@ def test_whatif_counts_the_accounts_that_would_change_tier(portfolio):
     # with 20 % shares (A 1, B 1, C 1 of 5 accounts) only a1 changes tier: A -> D.
     ScoreResult.objects.filter(run=portfolio["current"]).update(cm_pct=None)
     rule = engine.TierRule("share", shares={"A": 0.2, "B": 0.2, "C": 0.2})
-    preview = analytics.whatif_preview(weights={"cm": 1}, tier_rule=rule)
+    preview = whatif.whatif_preview(weights={"cm": 1}, tier_rule=rule)
     assert preview.run == portfolio["current"]
     assert (preview.accounts, preview.changed, preview.up, preview.down) == (5, 1, 0, 1)
     assert [(c["name"], c["tier"], c["new_tier"]) for c in preview.changes] == [("a1", "A", "D")]
@@ -356,22 +372,33 @@ def test_whatif_with_the_runs_own_model_changes_nothing_and_wider_shares_move_si
     run = portfolio_recompute(as_of=TODAY)
     model = run.model
     same = engine.TierRule("share", shares=model.tier_values)
-    assert analytics.whatif_preview(weights=model.weights, tier_rule=same).changed == 0
+    assert whatif.whatif_preview(weights=model.weights, tier_rule=same).changed == 0
     # Shares A 10/20/30 % of 10 -> ranks 1 | 2-3 | 4-6 | 7-10; with A 30 %: 1-3 | 4-5 | 6-8 | 9-10.
     wider = engine.TierRule("share", shares={"A": 0.3, "B": 0.2, "C": 0.3})
-    preview = analytics.whatif_preview(weights=model.weights, tier_rule=wider)
+    preview = whatif.whatif_preview(weights=model.weights, tier_rule=wider)
     assert (preview.changed, preview.up, preview.down) == (6, 6, 0)
 
 
 def test_whatif_without_a_run(db):
-    preview = analytics.whatif_preview(weights={"cm": 1}, tier_rule=engine.TierRule())
+    preview = whatif.whatif_preview(weights={"cm": 1}, tier_rule=engine.TierRule())
     assert preview.run is None
     assert preview.changed == 0
 
 
 def test_capacity_report_groups_key_accounts_under_their_kam(portfolio):
-    report = analytics.capacity_report(filters=PortfolioFilters(), today=TODAY)
+    report = dashboard.capacity_report(filters=PortfolioFilters(), today=TODAY)
     first = report["kams"][0]
     assert first["name"] == "Kim One"
     assert [(a["name"], a["fits"]) for a in first["accounts"]] == [("a1", True), ("a3", False)]
     assert first["meter"] == {"max": 3.0, "low": pytest.approx(1.6), "high": 2.0}
+
+
+def test_the_metrics_are_pure_pandas():
+    """scoring.analytics.metrics imports no Django (ORM, settings, cache): it imports without a configured project."""
+    code = "import sys, scoring.analytics.metrics; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(  # noqa: S603 - our own argv
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -324,7 +324,7 @@ def test_a_visit_that_changes_nothing_the_dashboard_counts_keeps_its_snapshot(cl
     ],
 )
 def test_any_change_the_dashboard_shows_recomputes_it(client, world, change):
-    from scoring.analytics import PortfolioFilters, portfolio_fingerprint
+    from scoring.analytics.loading import PortfolioFilters, portfolio_fingerprint
 
     _portfolio(world, 4)
     today = timezone.localdate()
@@ -336,7 +336,7 @@ def test_any_change_the_dashboard_shows_recomputes_it(client, world, change):
 
 
 def test_a_deleted_account_changes_the_fingerprint(world):
-    from scoring.analytics import PortfolioFilters, portfolio_fingerprint
+    from scoring.analytics.loading import PortfolioFilters, portfolio_fingerprint
 
     today = timezone.localdate()
     before = portfolio_fingerprint(PortfolioFilters(), today=today)
