@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from accounts import webhooks
-from accounts.models import Role, WebhookDelivery, WebhookEndpoint
+from accounts.models import Role
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from scoring import webhooks
 from scoring.analytics.dashboard import portfolio_dashboard
 from scoring.analytics.loading import PortfolioFilters
 from scoring.models import RunStatus, ScoreResult, ScoringRun
