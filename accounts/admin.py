@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import Account, AccountTeamMember, KeyDesignation, Order, ServiceIssue, User, Visit
+from accounts.services import tier_cadence_default
 
 
 @admin.register(User)
@@ -35,6 +36,11 @@ class AccountAdmin(SimpleHistoryAdmin):
     raw_id_fields = ["parent", "owner", "key_decided_by", "ratings_by"]
     list_select_related = ["owner"]
     inlines = [TeamInline]
+
+    def save_model(self, request, obj, form, change):
+        # Status, key flag and override are editable here: keep the stored cadence the rule's (accounts.cadence).
+        obj.refresh_cadence(tier_cadence_default(obj.tier))
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(KeyDesignation)

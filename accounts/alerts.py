@@ -31,8 +31,8 @@ from accounts.models import (
 
 
 def lapsed_accounts(today: datetime.date) -> QuerySet[Account]:
-    """Accounts whose next contact was due before `today` (lost customers are out of the portfolio)."""
-    return Account.objects.cadence_lapsed(today).exclude(status=AccountStatus.LOST)
+    """Accounts whose next contact was due before `today` (a lost account has no cadence: accounts.cadence)."""
+    return Account.objects.cadence_lapsed(today)
 
 
 def coverage_gap_accounts(today: datetime.date) -> QuerySet[Account]:

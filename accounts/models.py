@@ -3,7 +3,6 @@
 import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -12,14 +11,12 @@ from django.db.models import F, Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from accounts import cadence
 from kam.models import TimeStampedModel
 
 RATING_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
 # The manager's judgement of an account (DOMAIN.md section 2): set by managers, remembered with who and when.
 MANAGER_RATINGS = ("image_rating", "partnership_rating", "strategic_rating")
-# A visit target beyond ten years is a typo; the form and the API both refuse it with this message.
-MAX_CADENCE_DAYS = 3650
-CADENCE_DAYS_MESSAGE = f"Visit every 1 to {MAX_CADENCE_DAYS:,} days (ten years at most)."
 
 
 class Role(models.TextChoices):
@@ -99,7 +96,7 @@ class AccountQuerySet(models.QuerySet):
         return self.filter(is_key=True)
 
     def cadence_lapsed(self, today: datetime.date) -> "AccountQuerySet":
-        return self.filter(next_contact_due__lt=today)
+        return self.filter(cadence.lapsed_q(today))
 
     def due_by(self, day: datetime.date) -> "AccountQuerySet":
         return self.filter(next_contact_due__lte=day)
@@ -216,6 +213,14 @@ class Account(TimeStampedModel):
                 condition=Q(is_key=False) | (Q(key_since__isnull=False) & ~Q(key_reason="")),
                 name="account_key_has_date_and_reason",
             ),
+            # The cadence rule (accounts.cadence): a lost account has no cadence, so "lapsed" means one thing
+            # on the list filter, the nightly check, My day and the dashboard. Every write goes through
+            # Account.refresh_cadence or the publication's SQL form of the rule; this catches one that does not.
+            models.CheckConstraint(
+                condition=~Q(status=cadence.LOST)
+                | (Q(target_cadence_days__isnull=True) & Q(next_contact_due__isnull=True)),
+                name="account_lost_has_no_cadence",
+            ),
         ]
         indexes = [
             # The rep's list and My day: "my accounts, lapsed first".
@@ -247,43 +252,24 @@ class Account(TimeStampedModel):
             raise ValidationError({"key_reason": "Say why this is a key account."})
 
     def effective_cadence_days(self, tier_default: int | None) -> int | None:
-        """The account's own override, else its tier's default; a key account is seen quarterly at worst.
-
-        DOMAIN.md section 3: every key account has a target cadence, whatever its score tier, so for a key
-        account the tier default is capped at KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS (and applies even in a tier
-        without one). A manager's explicit override always wins.
-        """
-        if self.cadence_days:
-            return self.cadence_days
-        if self.is_key:
-            cap = settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS
-            return min(tier_default, cap) if tier_default else cap
-        return tier_default
+        """The account's target cadence given its tier's default (accounts.cadence.target_days)."""
+        return cadence.target_days(
+            override=self.cadence_days, is_key=self.is_key, status=self.status, tier_default=tier_default
+        )
 
     def refresh_cadence(self, tier_default: int | None) -> None:
         """Recompute the denormalised target and due date (not saved)."""
         self.target_cadence_days = self.effective_cadence_days(tier_default)
-        if self.target_cadence_days is None:
-            self.next_contact_due = None
-        elif self.last_contact_date is None:
-            # Never met: due as soon as a cadence applies.
-            self.next_contact_due = self.created_at.date() if self.created_at else datetime.date.today()
-        else:
-            self.next_contact_due = self.last_contact_date + datetime.timedelta(days=self.target_cadence_days)
+        created = self.created_at.date() if self.created_at else datetime.date.today()
+        self.next_contact_due = cadence.next_due(
+            target=self.target_cadence_days, last_contact=self.last_contact_date, created=created
+        )
 
     def cadence_status(self, today: datetime.date) -> str:
-        if self.next_contact_due is None:
-            return "none"
-        if self.next_contact_due < today:
-            return "lapsed"
-        if self.next_contact_due <= today + datetime.timedelta(days=7):
-            return "due"
-        return "ok"
+        return cadence.status(self.next_contact_due, today)
 
     def days_overdue(self, today: datetime.date) -> int:
-        if self.next_contact_due is None or self.next_contact_due >= today:
-            return 0
-        return (today - self.next_contact_due).days
+        return cadence.days_overdue(self.next_contact_due, today)
 
 
 class KeyDesignation(models.Model):

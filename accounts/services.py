@@ -1,35 +1,57 @@
 """Writes that span models or have side effects. Keyword-only, typed, atomic."""
 
 import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts import cadence
 from accounts.alerts import alerts_resolve
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, KeyDesignation, User, Visit
 
-# The one import of a higher app from accounts, named in .importlinter: a tier's default visit cadence is a
-# setting of the active scoring model. Moving those defaults into accounts is the cadence rule's next step.
-from scoring.selectors import tier_cadence_defaults
-
 
 def tier_cadence_default(tier: str) -> int | None:
-    return tier_cadence_defaults().get(tier) if tier else None
+    return cadence.tier_defaults().get(tier) if tier else None
+
+
+# Accounts per query of the roll-up: an IN list well inside every database's parameter limit.
+ROLL_UP_CHUNK = 2000
+CONTACT_FIELDS = ["last_contact_date", "target_cadence_days", "next_contact_due", "updated_at"]
 
 
 def account_refresh_contact(*, account: Account) -> None:
     """Recompute last contact (every qualifying visit, whoever logged it) and the next due date."""
-    account.last_contact_date = Visit.objects.filter(
-        account=account, kind__in=QUALIFYING_VISIT_KINDS
-    ).aggregate(d=Max("date"))["d"]
-    account.refresh_cadence(tier_cadence_default(account.tier))
-    # Only bookkeeping the audit trail leaves out changes here: a historical row would be an empty "changed"
-    # entry in the managers' audit trail for every visit logged, burying the real changes.
-    account.save_without_historical_record(
-        update_fields=["last_contact_date", "target_cadence_days", "next_contact_due", "updated_at"]
+    _roll_up_contacts([account])
+
+
+def accounts_refresh_contact(*, account_ids: Iterable[int]) -> None:
+    """The same roll-up for many accounts (a visits import), in chunks so no query builds a giant IN list."""
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), ROLL_UP_CHUNK):
+        _roll_up_contacts(list(Account.objects.filter(pk__in=ids[start : start + ROLL_UP_CHUNK])))
+
+
+def _roll_up_contacts(accounts: list[Account]) -> None:
+    """The one last-contact roll-up: each account's latest working contact, then its cadence target and next
+    due date (accounts.cadence), saved; two queries whatever the number of accounts."""
+    defaults = cadence.tier_defaults()
+    last = dict(
+        Visit.objects.filter(account__in=accounts, kind__in=QUALIFYING_VISIT_KINDS)
+        .values("account_id")
+        .annotate(d=Max("date"))
+        .values_list("account_id", "d")
     )
+    now = timezone.now()
+    for account in accounts:
+        account.last_contact_date = last.get(account.pk)
+        account.refresh_cadence(defaults.get(account.tier) if account.tier else None)
+        account.updated_at = now
+    # bulk_update writes no historical rows: this is bookkeeping, and a history row per visit logged would be
+    # an empty "changed" entry in the managers' audit trail, burying the real changes.
+    Account.objects.bulk_update(accounts, CONTACT_FIELDS)
 
 
 @transaction.atomic

@@ -44,7 +44,7 @@ from accounts.models import (
     Visit,
     VisitKind,
 )
-from accounts.services import tier_cadence_default
+from accounts.services import accounts_refresh_contact
 from plans.models import (
     AccountPlan,
     ActionStatus,
@@ -512,7 +512,7 @@ class _Generator:
             self._plan_team(p)
             self._plan_people(p)
             self._plan_visits(p)
-            self._roll_up_contacts(p)
+            self._roll_up_people(p)
         self._write(plans)
         return _summary(self.today)
 
@@ -805,14 +805,9 @@ class _Generator:
         )
         return self.rng.sample(present, min(want, len(present)))
 
-    def _roll_up_contacts(self, p: _Plan) -> None:
-        """What `visit_log` would leave behind: last contact per account and person, and the next due date."""
-        qualifying = [day for day, kind, _, _ in p.visits if kind in QUALIFYING_VISIT_KINDS]
-        p.account.last_contact_date = (
-            self.today - datetime.timedelta(days=min(qualifying)) if qualifying else None
-        )
-        p.account.created_at = self.now  # what bulk_create will stamp; refresh_cadence uses it for never-met
-        p.account.refresh_cadence(tier_cadence_default(p.account.tier))
+    def _roll_up_people(self, p: _Plan) -> None:
+        """What `visit_log` leaves behind on each person: their last contact. (The accounts' last contact and
+        next due date are rolled up once the visits are written, by the service a logged visit uses.)"""
         for day, _, _, met in p.visits:
             for i in met:
                 person = p.people[i]
@@ -858,6 +853,7 @@ class _Generator:
                         person.obj.reports_to = p.people[person.boss].obj if person.boss is not None else None
             BuyingInfluencer.objects.bulk_create([person.obj for person in people], batch_size=BATCH_SIZE)
         self._write_visits(plans)
+        accounts_refresh_contact(account_ids=[p.account.pk for p in plans])
         self._write_issues(plans)
         self._write_plans(plans)
         self._write_history(designations, profiles, manager)

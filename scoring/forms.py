@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 
+from accounts.cadence import DEFAULT_TIER_CADENCE
 from scoring import engine
 from scoring.models import ScoringModel, TierMethod
 
@@ -124,9 +125,7 @@ class ScoringModelForm(forms.Form):
                 "tier_method": TierMethod.SHARE,
                 **{f"share_{t.lower()}": v for t, v in DEFAULT_SHARES.items()},
                 **{f"cutoff_{t.lower()}": v for t, v in DEFAULT_CUTOFFS.items()},
-                "cadence_a_days": 30,
-                "cadence_b_days": 90,
-                "cadence_c_days": 180,
+                **{f"cadence_{t.lower()}_days": days for t, days in DEFAULT_TIER_CADENCE.items()},
                 "clv_horizon_months": 36,
                 "discount_rate_pct": Decimal("10"),
             }

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account, User
 from kam.models import TimeStampedModel
 from scoring.engine import CRITERIA, CRITERION_LABELS
@@ -49,10 +50,18 @@ class ScoringModel(TimeStampedModel):
     tier_b = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0.20"))
     tier_c = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0.30"))
 
-    cadence_a_days = models.PositiveSmallIntegerField(null=True, blank=True, default=30)
-    cadence_b_days = models.PositiveSmallIntegerField(null=True, blank=True, default=90)
-    cadence_c_days = models.PositiveSmallIntegerField(null=True, blank=True, default=180)
-    cadence_d_days = models.PositiveSmallIntegerField(null=True, blank=True, default=None)
+    cadence_a_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=DEFAULT_TIER_CADENCE["A"]
+    )
+    cadence_b_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=DEFAULT_TIER_CADENCE["B"]
+    )
+    cadence_c_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=DEFAULT_TIER_CADENCE["C"]
+    )
+    cadence_d_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=DEFAULT_TIER_CADENCE["D"]
+    )
 
     clv_horizon_months = models.PositiveSmallIntegerField(default=36)
     discount_rate = models.DecimalField(

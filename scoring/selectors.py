@@ -11,13 +11,10 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Subquery
 
+from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account, AccountStatus, Order
 from scoring import engine
 from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
-
-# Used until a manager saves a scoring model: monthly for key (A) accounts, quarterly and half-yearly below,
-# and no cadence for D (DOMAIN.md section 3).
-DEFAULT_TIER_CADENCE = {"A": 30, "B": 90, "C": 180, "D": None}
 
 
 def active_model() -> ScoringModel | None:
@@ -25,6 +22,7 @@ def active_model() -> ScoringModel | None:
 
 
 def tier_cadence_defaults() -> dict[str, int | None]:
+    """Each tier's default visit cadence: the active model's, or the rule's defaults before there is one."""
     model = active_model()
     return model.tier_cadences if model else dict(DEFAULT_TIER_CADENCE)
 

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts import cadence
 from accounts.models import Account, User
 from kam import pgcopy
 from scoring import clv as clv_model
@@ -339,33 +339,18 @@ def _update_accounts(run: ScoringRun) -> None:
     without a join (the first stamped every scored account with this publication's time) and rewrites only
     those that still show a score or a stale cadence, so a lost account is written once, not every night.
     """
-    cadences = run.model.tier_cadences
-    tier_case = " ".join(f"WHEN '{tier}' THEN {int(days)}" for tier, days in cadences.items() if days)
-    tier_case = f"CASE r.tier {tier_case} ELSE NULL END" if tier_case else "NULL"
     a, r = Account._meta.db_table, ScoreResult._meta.db_table
-    cap = int(settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS)
     postgres = connection.vendor == "postgresql"
-    least = "LEAST" if postgres else "MIN"  # SQLite's scalar MIN(a, b)
     distinct = "IS DISTINCT FROM" if postgres else "IS NOT"  # null-safe inequality
-
-    def target(tier: str) -> str:
-        """Mirrors Account.effective_cadence_days: override, else tier default; key accounts capped at `cap`."""
-        return (
-            f"COALESCE({a}.cadence_days, CASE WHEN {a}.is_key THEN {least}(COALESCE({tier}, {cap}), {cap}) "
-            f"ELSE {tier} END)"
-        )
+    # The cadence rule's SQL form (accounts.cadence), with the run's model's tier defaults.
+    tier_default = cadence.tier_sql("r.tier", run.model.tier_cadences)
 
     def due(days: str) -> str:
-        plus = (
-            f"{a}.last_contact_date + {days}"
-            if postgres
-            else f"date({a}.last_contact_date, '+' || {days} || ' days')"
-        )
-        created = f"CAST({a}.created_at AS DATE)" if postgres else f"date({a}.created_at)"
-        return f"CASE WHEN {days} IS NULL THEN NULL WHEN {a}.last_contact_date IS NULL THEN {created} ELSE {plus} END"
+        return cadence.due_sql(a, days, postgres=postgres)
 
     score = "ROUND(CAST(r.score AS NUMERIC), 2)"
-    scored, unscored = target(tier_case), target("NULL")
+    scored = cadence.target_sql(a, tier_default, postgres=postgres)
+    unscored = cadence.target_sql(a, "NULL", postgres=postgres)
     # Table names and the tier CASE come from our models and the saved scoring model, never from input.
     # SET expressions read the row as it was before the statement (both databases), hence score_change.
     scored_sql = f"""

@@ -3,10 +3,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.cadence import CADENCE_DAYS_MESSAGE, MAX_CADENCE_DAYS
 from accounts.models import (
-    CADENCE_DAYS_MESSAGE,
     MANAGER_RATINGS,
-    MAX_CADENCE_DAYS,
     Account,
     AccountTeamMember,
     Role,

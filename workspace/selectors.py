@@ -5,7 +5,7 @@ import datetime
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import Abs, RowNumber
 
-from accounts.models import Account, AccountStatus, CadenceAlert
+from accounts.models import Account, CadenceAlert
 
 
 def my_due_accounts(*, user, until: datetime.date, limit: int = 10) -> QuerySet[Account]:
@@ -15,7 +15,6 @@ def my_due_accounts(*, user, until: datetime.date, limit: int = 10) -> QuerySet[
         Account.objects.visible_to(user)
         .filter(owner=user)
         .due_by(until)
-        .exclude(status=AccountStatus.LOST)
         .annotate(total=Window(Count("pk")))
         .order_by("next_contact_due", "id")[:limit]
     )

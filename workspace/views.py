@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts import selectors, services
+from accounts import cadence, selectors, services
 from accounts.access import can_edit, get_account_for_user
 from accounts.models import Account, AccountTeamMember, Tier
 from dataio import exports
@@ -53,7 +53,7 @@ def _section(rows: list, *, name: str, shown: int) -> dict:
 @staff_page
 def home(request):
     today = timezone.localdate()
-    soon = today + datetime.timedelta(days=7)
+    soon = cadence.due_soon_until(today)
     more = request.GET.get("more", "")
     shown = {name: MY_DAY_ALL if more == name else MY_DAY_ROWS for name in MY_DAY_SECTIONS}
     # One query for both kinds: each kind gets the larger cap, then its own is applied here.
@@ -99,7 +99,7 @@ def account_list(request):
     page = Paginator(selectors.account_list(user=request.user, filters=filters, today=today), 25).get_page(
         request.GET.get("page")
     )
-    context = {"page": page, "filters": filters, "today": today, "soon": today + datetime.timedelta(days=7)}
+    context = {"page": page, "filters": filters, "today": today, "soon": cadence.due_soon_until(today)}
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "accounts/list.html#results", context)
     context["choices"] = selectors.account_filter_choices(user=request.user)
@@ -137,7 +137,7 @@ def account_detail(request, pk):
     context = {
         "account": account,
         "today": today,
-        "soon": today + datetime.timedelta(days=7),
+        "soon": cadence.due_soon_until(today),
         "can_edit": can_edit(request.user, account),
         "profile": getattr(account, "profile", None),
         "team": account.team_members.select_related("user"),

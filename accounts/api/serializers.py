@@ -12,9 +12,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import serializers
 
+from accounts.cadence import CADENCE_DAYS_MESSAGE, MAX_CADENCE_DAYS
 from accounts.models import (
-    CADENCE_DAYS_MESSAGE,
-    MAX_CADENCE_DAYS,
     Account,
     CadenceAlert,
     Order,

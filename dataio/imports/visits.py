@@ -11,14 +11,13 @@ from collections import Counter
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Max
 from django.utils import timezone
 
 from accounts.alerts import alerts_resolve
-from accounts.models import QUALIFYING_VISIT_KINDS, Account, Visit, VisitKind
+from accounts.models import Account, Visit, VisitKind
+from accounts.services import accounts_refresh_contact
 from dataio.imports.base import Field, Importer, Plan, chunks
 from dataio.models import ImportKind
-from scoring.selectors import tier_cadence_defaults
 
 
 class VisitImporter(Importer):
@@ -133,21 +132,7 @@ class VisitImporter(Importer):
         return Plan(created=len(missing), unchanged=len(self.rows) - len(missing))
 
     def _roll_up(self, account_ids: list[int]) -> None:
-        defaults = tier_cadence_defaults()
         today = timezone.localdate()
-        for part in chunks(account_ids):
-            last = dict(
-                Visit.objects.filter(account_id__in=part, kind__in=QUALIFYING_VISIT_KINDS)
-                .values("account_id")
-                .annotate(d=Max("date"))
-                .values_list("account_id", "d")
-            )
-            accounts = list(Account.objects.filter(pk__in=part))
-            for account in accounts:
-                account.last_contact_date = last.get(account.pk)
-                account.refresh_cadence(defaults.get(account.tier) if account.tier else None)
-            Account.objects.bulk_update(
-                accounts, ["last_contact_date", "target_cadence_days", "next_contact_due"]
-            )
+        accounts_refresh_contact(account_ids=account_ids)
         # Visits end lapsed-cadence and coverage alerts: resolve those of the accounts this file touched.
         alerts_resolve(account_ids=account_ids, today=today)

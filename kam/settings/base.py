@@ -310,6 +310,9 @@ KAM_ALERT_GRACE_DAYS = env_int("KAM_ALERT_GRACE_DAYS", 14)
 KAM_COVERAGE_GAP_DAYS = env_int("KAM_COVERAGE_GAP_DAYS", 180)
 # DOMAIN.md: a key account is visited quarterly at worst, whatever its score tier.
 KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS = env_int("KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS", 90)
+# Where the cadence rule (accounts/cadence.py) reads each tier's default cadence: the active scoring model.
+# A dotted path, not an import, because accounts sits below scoring in the floor plan.
+KAM_TIER_CADENCE_DEFAULTS = "scoring.selectors.tier_cadence_defaults"
 # A recompute is stopped after this long (hard limit; the soft limit comes a little earlier) and the reaper
 # marks a run failed once it has been queued or running for longer.
 KAM_RUN_TIME_LIMIT_SECONDS = env_int("KAM_RUN_TIME_LIMIT_SECONDS", 30 * 60)

@@ -17,7 +17,7 @@ from django import template
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import date as date_filter
-from django.template.defaultfilters import floatformat, timesince_filter
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -26,7 +26,6 @@ register = template.Library()
 
 DASH = mark_safe('<span class="muted">&mdash;</span>')
 DOT_ON, DOT_OFF = mark_safe('<i class="on"></i>'), mark_safe("<i></i>")
-SOON_DAYS = 7
 
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -71,37 +70,6 @@ def key_badge(is_key=False, short=False):
         '<span class="badge badge--key"><span class="star" aria-hidden="true">&#9733;</span> Key{}</span>',
         "" if short else " account",
     )
-
-
-@register.simple_tag(takes_context=True)
-def cadence_pill(context, due=None, today=None, soon=None, with_date=False):
-    """Visit-cadence status, the template twin of Account.cadence_status(today): none / lapsed / due (within
-    7 days, or by `soon`, which defaults to the page's `soon`) / ok; with_date=True adds the date."""
-    if not due:
-        return mark_safe('<span class="pill pill--none">No cadence</span>')
-    soon = soon or context.get("soon") or today + datetime.timedelta(days=SOON_DAYS)
-    if due < today:
-        pill = mark_safe('<span class="pill pill--lapsed">Lapsed</span>')
-        if with_date:
-            return format_html(
-                '{} <span class="small overdue nowrap">{} overdue</span>', pill, timesince_filter(due, today)
-            )
-        return pill
-    if due <= soon:
-        pill = format_html(
-            '<span class="pill pill--due">{}</span>', "Due today" if due == today else "Due soon"
-        )
-        if with_date and due != today:
-            return format_html(
-                '{} <span class="small muted nowrap">{}</span>', pill, date_filter(due, "D j M")
-            )
-        return pill
-    pill = mark_safe('<span class="pill pill--ok">On track</span>')
-    if with_date:
-        return format_html(
-            '{} <span class="small muted nowrap">next {}</span>', pill, date_filter(due, "j M")
-        )
-    return pill
 
 
 def _day(value) -> datetime.date | None:

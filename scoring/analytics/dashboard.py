@@ -15,6 +15,7 @@ import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts import cadence
 from scoring import selectors
 from scoring.analytics.loading import (
     PortfolioFilters,
@@ -124,7 +125,7 @@ def _snapshot_key(dash: Dashboard, migration_runs, rows: int) -> str:
         dash.today,
         rows,
         portfolio_fingerprint(dash.filters, today=dash.today),
-        settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+        cadence.key_account_cap(),
     ]
     # v2: the snapshot's classes moved into scoring.analytics.dashboard / .metrics / .loading; a snapshot
     # pickled under the old paths (scoring.analytics.Dashboard) must be a miss, not an unpickling error.
@@ -179,12 +180,18 @@ def _compute(dash: Dashboard, *, migration_runs, rows: int) -> None:
 
 
 def _capacity(frame: pd.DataFrame, owners) -> dict[str, pd.DataFrame]:
-    """metrics.capacity with the active model's tier cadences and the configured key-account cap."""
-    return capacity(
-        frame,
-        owners=owners,
-        tier_cadences=selectors.tier_cadence_defaults(),
-        max_cadence_days=settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+    """metrics.capacity with each account's target under the cadence rule (its pandas form)."""
+    return capacity(frame, owners=owners, targets=cadence_targets(frame))
+
+
+def cadence_targets(frame: pd.DataFrame) -> pd.Series:
+    return cadence.target_days_series(
+        override=frame["cadence_days"],
+        is_key=frame["is_key"],
+        lost=frame["active"] == 0,
+        tier=frame["tier"],
+        defaults=cadence.tier_defaults(),
+        cap=cadence.key_account_cap(),
     )
 
 

@@ -33,6 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 
+from accounts import cadence
 from accounts import models as account_models
 from accounts.models import Account, AccountStatus, User
 from accounts.selectors import accounts_version
@@ -95,10 +96,10 @@ def as_float(expression: str) -> Cast:
 
 
 def _cadence_state(today: datetime.date) -> Case:
-    """NO_CADENCE, LAPSED (next contact due before ``today``) or ON_TRACK, in SQL."""
+    """The cadence rule's answer (accounts.cadence) in the frame's encoding: NO_CADENCE, LAPSED or ON_TRACK."""
     return Case(
-        When(next_contact_due__isnull=True, then=Value(NO_CADENCE)),
-        When(next_contact_due__lt=today, then=Value(LAPSED)),
+        When(~cadence.has_cadence_q(), then=Value(NO_CADENCE)),
+        When(cadence.lapsed_q(today), then=Value(LAPSED)),
         default=Value(ON_TRACK),
         output_field=IntegerField(),
     )

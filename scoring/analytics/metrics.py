@@ -13,8 +13,8 @@ Definitions (all over the filtered portfolio; "scored" = accounts with a result 
     Herfindahl index (HHI) = sum_i s_i^2 with s_i = revenue_i / total revenue, in [1/n, 1]
                            (x 10,000 on the antitrust scale); 1 / HHI is the number of equal-sized
                            accounts that would be as concentrated (Hirschman 1964)
-    visits needed          per key account, 30 / cadence days visits a month, where cadence = the account's
-                           own override, else the default of its tier in the active scoring model
+    visits needed          per key account, 30 / cadence days visits a month, where cadence is the account's
+                           target under the cadence rule (the caller passes it: accounts.cadence)
     cut line               per KAM, key accounts ordered by score per required visit (score / visits a
                            month, highest first); those whose running total of visits stays within the KAM's
                            monthly capacity fit, the rest fall below the line
@@ -44,7 +44,7 @@ SCATTER_POINTS = 1500
 DAYS_PER_MONTH = 30
 TABLE_ROWS = 10
 
-# cadence_state in the frame
+# cadence_state in the frame (loading.portfolio_frame encodes the cadence rule's answer as one of these)
 NO_CADENCE, ON_TRACK, LAPSED = 0, 1, 2
 
 FRAME_COLUMNS = [
@@ -318,14 +318,12 @@ def capacity(
     frame: pd.DataFrame,
     *,
     owners: Mapping[int, Kam],
-    tier_cadences: Mapping[str, int | None],
-    max_cadence_days: float,
+    targets: pd.Series,
 ) -> dict[str, pd.DataFrame]:
     """Visits the key accounts need against each KAM's monthly capacity, and the cut line.
 
-    Per key account (active): cadence = cadence_days override, else tier_cadences[tier] capped at
-    ``max_cadence_days`` (the caller passes settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS: a key account is
-    visited quarterly at worst), and ``max_cadence_days`` when its tier has no default;
+    Per key account (active): cadence = ``targets`` (each account's target cadence in days, NaN for none,
+    aligned with the frame's index: accounts.cadence.target_days_series);
     visits = 30 / cadence (0 when there is no cadence); score_per_visit = score / visits (inf for 0 visits,
     so accounts that need no visit never push others out); accounts ordered per KAM by score_per_visit
     desc, then score desc; cumulative_visits = running total; fits = cumulative_visits <= capacity.
@@ -339,10 +337,7 @@ def capacity(
     active = frame[frame["active"] == 1]
     key = active[active["is_key"] == 1].copy()
     key["owner"] = key["owner_id"].fillna(0).astype(np.int64)
-    # As Account.effective_cadence_days: a key account's tier default is capped (quarterly at worst).
-    cap = float(max_cadence_days)
-    defaults = pd.to_numeric(key["tier"].map(dict(tier_cadences)), errors="coerce").astype(float)
-    key["cadence"] = key["cadence_days"].fillna(defaults.clip(upper=cap).fillna(cap))
+    key["cadence"] = targets.reindex(key.index).astype(float)
     key["visits"] = (DAYS_PER_MONTH / key["cadence"]).fillna(0.0)
     score = key["score"].fillna(0.0)
     key["score_per_visit"] = np.where(

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.base import AccountChildViewSet
+from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account
 from kam.api.pagination import RankCursorPagination
 from kam.api.permissions import IsManager, ScopePermission
@@ -121,7 +122,7 @@ MODEL_EXAMPLE = {
     },
     "tier_method": "share",
     "tier_rules": {"A": 0.1, "B": 0.2, "C": 0.3},
-    "tier_cadence_days": {"A": 30, "B": 90, "C": 180, "D": None},
+    "tier_cadence_days": DEFAULT_TIER_CADENCE,
     "clv_horizon_months": 36,
     "discount_rate": "0.1000",
     "created_at": "2026-10-02T10:00:00Z",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.alerts import alert_acknowledge
 from accounts.models import Account, AccountStatus, AlertKind, AlertStatus, CadenceAlert, VisitKind
-from accounts.services import visit_log
+from accounts.services import account_update, visit_log
 from profiles.models import BuyingRole
 from tests.factories import AccountFactory, InfluencerFactory, UserFactory
 from workspace.cadence_check import cadence_check
@@ -126,9 +126,11 @@ def test_the_check_resolves_alerts_whose_account_is_no_longer_lapsed(lapsed):
     assert CadenceAlert.objects.get(account=lapsed).status == AlertStatus.RESOLVED
 
 
-def test_a_lost_account_gets_no_alert_and_its_open_alert_is_resolved(lapsed):
+def test_a_lost_account_gets_no_alert_and_its_open_alert_is_resolved(world, lapsed):
     cadence_check(today=TODAY)
-    Account.objects.filter(pk=lapsed.pk).update(status=AccountStatus.LOST)
+    # Marked lost the way the product does it: the cadence rule then gives the account no cadence.
+    account_update(account=lapsed, data={"status": AccountStatus.LOST}, by=world.manager)
+    assert (lapsed.target_cadence_days, lapsed.next_contact_due) == (None, None)
     assert cadence_check(today=TODAY).lapsed_resolved == 1
     assert not open_alerts(lapsed).exists()
 

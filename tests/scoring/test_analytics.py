@@ -28,6 +28,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import cadence
 from accounts.models import Account, AccountStatus
 from scoring import engine
 from scoring.analytics import dashboard, loading, metrics, whatif
@@ -92,7 +93,7 @@ def portfolio(db):
     k2 = UserFactory(username="k2", first_name="Kai", last_name="Two", monthly_visit_capacity=10)
     owners = {"K1": k1, "K2": k2}
     accounts = {}
-    for name, (owner, key, *_rest, cadence, due) in ACCOUNTS.items():
+    for name, (owner, key, *_rest, cadence_days, due) in ACCOUNTS.items():
         accounts[name] = AccountFactory(
             name=name,
             owner=owners[owner],
@@ -100,7 +101,7 @@ def portfolio(db):
             is_key=key,
             key_since=TODAY if key else None,
             key_reason="Strategic partner" if key else "",
-            cadence_days=cadence,
+            cadence_days=cadence_days,
         )
         due_date = TODAY + datetime.timedelta(days=due) if due is not None else None
         Account.objects.filter(pk=accounts[name].pk).update(next_contact_due=due_date)
@@ -234,14 +235,25 @@ def test_tier_migration_between_two_runs_counts_moves_new_and_gone(portfolio):
     pd.testing.assert_frame_equal(metrics.tier_migration_from_frame(_frame(portfolio)), matrix)
 
 
+def _targets(frame):
+    """Each account's target cadence under the rule's pandas form (accounts.cadence), as the dashboard asks."""
+    return cadence.target_days_series(
+        override=frame["cadence_days"],
+        is_key=frame["is_key"],
+        lost=frame["active"] == 0,
+        tier=frame["tier"],
+        defaults={"A": 30, "B": 90, "C": 180, "D": None},
+        cap=settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+    )
+
+
 def test_capacity_overload_and_cut_line(portfolio):
     frame = _frame(portfolio)
     owners = loading.kams(frame["owner_id"])
     result = metrics.capacity(
         frame,
         owners=owners,
-        tier_cadences={"A": 30, "B": 90, "C": 180, "D": None},
-        max_cadence_days=settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+        targets=_targets(frame),
     )
     kams = result["kams"].set_index("name")
     # K1: a1 needs 30/30 = 1 visit, a3 (own cadence 15 days) 2 visits: 3 against a capacity of 2.
@@ -281,8 +293,7 @@ def test_cut_line_orders_by_score_per_visit_not_by_score():
     result = metrics.capacity(
         frame,
         owners=owners,
-        tier_cadences={"A": 30, "B": 90, "C": 180, "D": None},
-        max_cadence_days=settings.KAM_KEY_ACCOUNT_MAX_CADENCE_DAYS,
+        targets=_targets(frame),
     )
     rows = result["accounts"]
     # 1: 2 visits, 45 per visit; 2: 0.5 visits, 120 per visit; 3: tier D has no default, but a key account

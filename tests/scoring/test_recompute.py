@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Account
+from accounts.services import account_update
 from scoring import engine, selectors
 from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
 from scoring.services import (
@@ -78,7 +79,8 @@ def test_an_account_lost_since_the_last_run_leaves_the_portfolio_and_is_written_
     small = Account.objects.get(name="Small")
     assert small.tier
     assert small.score is not None
-    Account.objects.filter(pk=small.pk).update(status="lost", cadence_days=60)
+    # Marked lost, keeping a manager's override: the cadence rule gives a lost account no cadence at all.
+    account_update(account=small, data={"status": "lost", "cadence_days": 60}, by=small.owner)
     portfolio_recompute(as_of=AS_OF)
     small.refresh_from_db()
     assert (small.tier, small.score, small.rank, small.score_change, small.scored_at) == (
@@ -88,21 +90,14 @@ def test_an_account_lost_since_the_last_run_leaves_the_portfolio_and_is_written_
         None,
         None,
     )
-    assert small.target_cadence_days == 60  # its own override, no tier default any more
-    # Due 60 days after the last visit; an account never visited is due from the day it was created.
-    expected_due = (
-        small.last_contact_date + datetime.timedelta(days=60)
-        if small.last_contact_date
-        else small.created_at.date()
-    )
-    assert small.next_contact_due == expected_due
+    assert (small.cadence_days, small.target_cadence_days, small.next_contact_due) == (60, None, None)
     # Already out of the portfolio: the next run finds nothing to change and leaves the row as it is (on
     # PostgreSQL a rewritten row gets a new xmin; SQLite keeps no row versions to look at).
     xmin = _xmin(small)
     portfolio_recompute(as_of=AS_OF + datetime.timedelta(days=1))
     assert _xmin(small) == xmin
     small.refresh_from_db()
-    assert (small.tier, small.target_cadence_days, small.next_contact_due) == ("", 60, expected_due)
+    assert (small.tier, small.target_cadence_days, small.next_contact_due) == ("", None, None)
     # ...while every scored account was rewritten by this run.
     assert Account.objects.exclude(status="lost").filter(scored_at__isnull=True).count() == 0
 
