@@ -1,26 +1,95 @@
-"""The only way a view, API or export fetches an account, or anything under one, by id.
+"""Who may do what, for an actor: a signed-in user, or a user acting through an API key.
 
-Not visible means 404 (for a rep, another rep's account does not exist); visible but read-only means 403.
+Every access question the product asks is answered here, so a rule changes in one place:
+
+- seeing:    `sees_everything(user)` (managers and integration users see the whole portfolio; a rep sees the
+             accounts they own or serve on the team of: `Account.objects.visible_to`), and its ORM form for a
+             related user, `sees_everything_q("owner")` (the digest decides per action owner in one query);
+- editing:   `can_edit(user, account)` in the app; `may_write(user, account, key=...)` adds the API rule
+             that an integration user's key writes wherever it can see (its write scope is its right to
+             write: how an ERP pushes orders and visits for the whole portfolio);
+- judging:   `may_rate(user)` (image, partnership and strategic ratings are a manager's judgement, DOMAIN.md
+             section 2; integration users may sync them), `may_reassign(user)` (who owns an account),
+             `may_run_scoring(user)`;
+- fetching:  `get_account_for_user` / `get_object_for_user`, the only way a view, API or export fetches an
+             account, or anything under one, by id: not visible means 404 (for a rep, another rep's account
+             does not exist); visible but read-only means 403.
+
+What a role is (User.is_manager, is_integration, sees_every_account) is a fact of the user model, which the
+account queryset's `visible_to` also reads; the questions live here.
 """
 
 from typing import TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.http import Http404
 
-from accounts.models import Account
+from accounts.models import Account, Role
 
 M = TypeVar("M", bound=Model)
 
+RATING_REFUSED = "Ratings are a manager's judgement; only a manager can change them."
+REASSIGN_REFUSED = "Reassigning accounts is a manager's decision."
+
+
+def _signed_in(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def sees_everything(user) -> bool:
+    """Managers and integration users see every account; everyone else sees what they serve."""
+    return _signed_in(user) and user.sees_every_account
+
+
+def sees_everything_q(user_path: str) -> Q:
+    """sees_everything for the user at `user_path` (e.g. "owner"), as a condition on the related rows."""
+    return Q(**{f"{user_path}__is_superuser": True}) | Q(
+        **{f"{user_path}__role__in": [Role.MANAGER, Role.INTEGRATION]}
+    )
+
+
+def acts_as_integration(user, key) -> bool:
+    """An integration user through one of their keys: the key's scopes, not the app's edit rights, decide."""
+    return key is not None and _signed_in(user) and user.is_integration
+
 
 def can_edit(user, account: Account) -> bool:
-    """Managers edit everything; reps edit what they own or are on the team of; integrations never here."""
-    if not user.is_authenticated or not user.is_active or user.is_integration:
+    """Managers edit everything; reps edit what they own or are on the team of; integrations never in the app."""
+    if not _signed_in(user) or user.is_integration:
         return False
     if user.is_manager:
         return True
     return account.owner_id == user.pk or account.team_members.filter(user=user).exists()
+
+
+def may_write(user, account: Account, *, key=None) -> bool:
+    """can_edit, or an integration user's key writing to an account it can see."""
+    if acts_as_integration(user, key):
+        return Account.objects.visible_to(user).filter(pk=account.pk).exists()
+    return can_edit(user, account)
+
+
+def writable_accounts(user, *, key=None):
+    """The accounts `user` may write to (orders, visits...): may_write for a whole queryset."""
+    if acts_as_integration(user, key):
+        return Account.objects.visible_to(user)
+    return Account.objects.editable_by(user)
+
+
+def may_rate(user) -> bool:
+    """Set or change the manager's ratings of an account (a rep may echo the current values unchanged)."""
+    return _signed_in(user) and (user.is_manager or user.is_integration)
+
+
+def may_reassign(user) -> bool:
+    """Choose or change who owns an account (anyone else who creates one owns it)."""
+    return _signed_in(user) and (user.is_manager or user.is_integration)
+
+
+def may_run_scoring(user) -> bool:
+    """Start a portfolio recompute (and so hold a key with the run_scoring scope)."""
+    return _signed_in(user) and user.is_manager
 
 
 def get_account_for_user(user, pk, *, write: bool = False, queryset=None) -> Account:

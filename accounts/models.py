@@ -59,6 +59,11 @@ class User(AbstractUser):
     def is_integration(self) -> bool:
         return self.role == Role.INTEGRATION and not self.is_superuser
 
+    @property
+    def sees_every_account(self) -> bool:
+        """Managers and integration users see the whole portfolio (accounts.access.sees_everything)."""
+        return self.is_manager or self.is_integration
+
 
 class AccountStatus(models.TextChoices):
     PROSPECT = "prospect", "Prospect"
@@ -79,7 +84,7 @@ class AccountQuerySet(models.QuerySet):
         """The accounts `user` may see: everything for managers and integrations, else owned or on the team."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_manager or user.is_integration:
+        if user.sees_every_account:
             return self
         # A subquery, not a join: joining the team repeats an account per member and needed DISTINCT over
         # every column, which made each of a rep's list pages, counts and filter menus sort all their rows.

@@ -190,7 +190,7 @@ def monthly_orders(account_ids, *, since: datetime.date) -> list[dict]:
 def with_parent_visibility(queryset: QuerySet[Account], *, user) -> QuerySet[Account]:
     """Annotate `parent_visible`: may `user` see the account's parent? (A rep may serve a subsidiary
     without seeing its group: then the parent is neither named nor numbered to them.) One subquery."""
-    if user.is_manager or user.is_integration:
+    if user.sees_every_account:
         return queryset.annotate(parent_visible=Value(True))
     parents = Account.objects.visible_to(user).filter(pk=OuterRef("parent_id"))
     return queryset.annotate(parent_visible=Exists(parents))

@@ -4,13 +4,14 @@ import datetime
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts import cadence
+from accounts import access, cadence
 from accounts.alerts import alerts_resolve
-from accounts.models import QUALIFYING_VISIT_KINDS, Account, KeyDesignation, User, Visit
+from accounts.models import MANAGER_RATINGS, QUALIFYING_VISIT_KINDS, Account, KeyDesignation, User, Visit
 
 
 def tier_cadence_default(tier: str) -> int | None:
@@ -153,10 +154,16 @@ def account_update(*, account: Account, data: dict, by: User) -> Account:
     if account.pk is not None and not _changes(account, data):
         return account
     ratings_changed = any(
-        data.get(field) != getattr(account, field)
-        for field in ("image_rating", "partnership_rating", "strategic_rating")
-        if field in data
+        data.get(field) != getattr(account, field) for field in MANAGER_RATINGS if field in data
     )
+    # The forms and the API refuse these with a message first; here they are enforced for every caller.
+    if ratings_changed and not access.may_rate(by):
+        raise PermissionDenied(access.RATING_REFUSED)
+    owner_id = (data["owner"].pk if data["owner"] else None) if "owner" in data else account.owner_id
+    # Whoever creates an account may own it; choosing anyone else, or changing the owner, is a reassignment.
+    reassigned = owner_id not in (None, by.pk) if account.pk is None else owner_id != account.owner_id
+    if reassigned and not access.may_reassign(by):
+        raise PermissionDenied(access.REASSIGN_REFUSED)
     for field, value in data.items():
         setattr(account, field, value)
     if ratings_changed:

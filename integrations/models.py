@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from accounts import access
 from accounts.models import User
 from kam.api.scopes import ApiScope
 from kam.models import TimeStampedModel
@@ -83,7 +84,7 @@ class ApiKey(models.Model):
         unknown = set(self.scopes or []) - set(ApiScope.values)
         if not self.scopes or unknown:
             raise ValidationError({"scopes": "Choose one or more of: " + ", ".join(ApiScope.values) + "."})
-        if ApiScope.RUN_SCORING in self.scopes and self.user_id and not self.user.is_manager:
+        if ApiScope.RUN_SCORING in self.scopes and self.user_id and not access.may_run_scoring(self.user):
             raise ValidationError({"scopes": "Only a manager's key can start scoring runs."})
 
     @property

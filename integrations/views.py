@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts import access
 from accounts.models import User
 from integrations import webhooks
 from integrations.models import ApiKey, WebhookEndpoint, WebhookEvent
@@ -37,7 +38,7 @@ class ApiKeyForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         user, scopes = cleaned.get("user"), cleaned.get("scopes") or []
-        if user and ApiScope.RUN_SCORING in scopes and not user.is_manager:
+        if user and ApiScope.RUN_SCORING in scopes and not access.may_run_scoring(user):
             self.add_error("scopes", "Only a key acting as a manager can start scoring runs.")
         return cleaned
 

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from accounts import access
 from accounts.models import Account, CadenceAlert
 from integrations.models import WEBHOOK_PING, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from kam import jobs
@@ -92,10 +93,6 @@ def subscribers(event: str) -> list[WebhookEndpoint]:
     return [endpoint for endpoint in endpoints if event in endpoint.events]
 
 
-def _sees_everything(user) -> bool:
-    return user.is_manager or user.is_integration
-
-
 def _visible_ids(user) -> set[int]:
     return set(Account.objects.visible_to(user).values_list("id", flat=True))
 
@@ -118,7 +115,7 @@ def webhooks_emit(event: str, data: dict, *, account_id: int | None = None) -> l
     deliveries = []
     for endpoint in subscribers(event):
         owner = endpoint.owner
-        hidden = account_id is not None and not _sees_everything(owner)
+        hidden = account_id is not None and not access.sees_everything(owner)
         if hidden and not Account.objects.visible_to(owner).filter(pk=account_id).exists():
             continue
         deliveries.append(_record(endpoint, event, payload))
@@ -130,7 +127,7 @@ def webhooks_emit_batched(event: str, rows: list[dict], common: dict) -> int:
     size = max(1, settings.KAM_API_WEBHOOK_BATCH_SIZE)
     sent = 0
     for endpoint in subscribers(event):
-        if _sees_everything(endpoint.owner):
+        if access.sees_everything(endpoint.owner):
             mine = rows
         else:
             visible = _visible_ids(endpoint.owner)

@@ -18,7 +18,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 
-from accounts.models import AccountTeamMember, AlertKind, CadenceAlert, Role, User
+from accounts import access
+from accounts.models import AccountTeamMember, AlertKind, CadenceAlert, User
 from plans.models import PlanAction, PlanStatus
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,7 @@ def digests_for(*, today: datetime.date) -> list[Digest]:
     # action's owner can still see (Account.objects.visible_to, evaluated per owner inside the query): an
     # engineer who left the account team must not keep receiving its name and actions.
     owner_sees_account = (
-        Q(owner__is_superuser=True)
-        | Q(owner__role__in=[Role.MANAGER, Role.INTEGRATION])
+        access.sees_everything_q("owner")
         | Q(plan__account__owner=F("owner"))
         | Exists(AccountTeamMember.objects.filter(account=OuterRef("plan__account"), user=OuterRef("owner")))
     )

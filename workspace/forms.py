@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import access
 from accounts.cadence import CADENCE_DAYS_MESSAGE, MAX_CADENCE_DAYS
 from accounts.models import (
     MANAGER_RATINGS,
@@ -111,10 +112,9 @@ class AccountForm(forms.ModelForm):
         if self.instance.owner_id:
             owners |= Q(pk=self.instance.owner_id)
         self.fields["owner"].queryset = User.objects.filter(owners).order_by("first_name", "last_name")
-        if not user.is_manager:
-            # Reassigning accounts is a manager's decision.
-            self.fields["owner"].disabled = True
-            # So are the ratings (DOMAIN.md section 2): a disabled field keeps the stored value.
+        if not access.may_reassign(user):
+            self.fields["owner"].disabled = True  # a disabled field keeps the stored value
+        if not access.may_rate(user):
             for name in MANAGER_RATINGS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "A manager's rating."

@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts import cadence, selectors, services
+from accounts import access, cadence, selectors, services
 from accounts.access import can_edit, get_account_for_user
 from accounts.models import Account, AccountTeamMember, Tier
 from dataio import exports
@@ -170,8 +170,8 @@ def account_create(request):
     form = AccountForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         account = form.save(commit=False)
-        if not request.user.is_manager:
-            account.owner = request.user
+        if not access.may_reassign(request.user):
+            account.owner = request.user  # whoever else creates an account owns it
         account = services.account_update(account=account, data={}, by=request.user)
         messages.success(request, f"Account {account} created.")
         return redirect("accounts:detail", pk=account.pk)

@@ -1,5 +1,6 @@
 """What every account-scoped API view shares: the account through the one access helper."""
 
+from accounts import access
 from accounts.access import get_account_for_user
 from accounts.models import Account
 from kam.api.permissions import api_key_of
@@ -13,7 +14,7 @@ def account_for_request(request, pk, *, write: bool = False, queryset=None) -> A
     keys the write scope (already checked by ScopePermission) is what allows the write, on any account they
     can see: that is how an ERP pushes orders and visits for the whole portfolio.
     """
-    if write and api_key_of(request) is not None and request.user.is_integration:
+    if write and access.acts_as_integration(request.user, api_key_of(request)):
         return get_account_for_user(request.user, pk, queryset=queryset)
     return get_account_for_user(request.user, pk, write=write, queryset=queryset)
 

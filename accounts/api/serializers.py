@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import serializers
 
+from accounts import access
 from accounts.cadence import CADENCE_DAYS_MESSAGE, MAX_CADENCE_DAYS
 from accounts.models import (
     Account,
@@ -174,13 +175,9 @@ class AccountWriteSerializer(serializers.ModelSerializer):
             return False
         return not Account.objects.visible_to(request.user).filter(pk=account.parent_id).exists()
 
-    def _may_rate(self) -> bool:
-        user = self.context["request"].user
-        return user.is_manager or user.is_integration
-
     def _rating(self, field: str, value):
         current = getattr(self.instance, field) if self.instance is not None else None
-        if value != current and not self._may_rate():
+        if value != current and not access.may_rate(self.context["request"].user):
             raise serializers.ValidationError(MANAGER_RATING_MESSAGE)
         return value
 
@@ -220,8 +217,8 @@ class AccountWriteSerializer(serializers.ModelSerializer):
     def validate_owner(self, owner):
         user = self.context["request"].user
         current = self.instance.owner if self.instance is not None else None
-        if owner != current and not (user.is_manager or user.is_integration):
-            raise serializers.ValidationError("Reassigning accounts is a manager's decision.")
+        if owner != current and not access.may_reassign(user):
+            raise serializers.ValidationError(access.REASSIGN_REFUSED)
         return owner
 
 

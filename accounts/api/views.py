@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from accounts import selectors, services
+from accounts import access, selectors, services
 from accounts.access import get_object_for_user
 from accounts.alerts import alert_acknowledge
 from accounts.api import serializers as s
@@ -122,8 +122,8 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         serializer = s.AccountWriteSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        if not (request.user.is_manager or request.user.is_integration):
-            data["owner"] = request.user
+        if not access.may_reassign(request.user):
+            data["owner"] = request.user  # whoever else creates an account owns it
         account = services.account_update(account=Account(), data=data, by=request.user)
         return self._answer(account, status.HTTP_201_CREATED)
 
@@ -354,7 +354,7 @@ class CadenceAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         # As for accounts (accounts.api.base.account_for_request): an integration key's scope is its right to write.
-        by_integration_key = api_key_of(request) is not None and request.user.is_integration
+        by_integration_key = access.acts_as_integration(request.user, api_key_of(request))
         alert = get_object_for_user(request.user, CadenceAlert, pk, write=not by_integration_key)
         if alert.status == AlertStatus.RESOLVED:
             raise Conflict("This alert is resolved already; only open alerts can be acknowledged.")
