@@ -10,7 +10,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors
 from accounts.access import get_account_for_user
@@ -30,7 +29,7 @@ from dataio.imports.service import (
     missing_required,
 )
 from dataio.models import ImportKind, ImportRecord, ImportStatus, ImportUpload
-from kam.web import manager_page, staff_page
+from kam.web import fragment_view, manager_page, staff_page, wants_fragment
 from scoring.analytics.loading import PortfolioFilters
 
 # Checked in full before committing, in the request; bigger files get their first rows checked here and
@@ -196,14 +195,14 @@ def import_commit(request, pk):
     return redirect("imports:detail", pk=record.pk)
 
 
-@vary_on_headers("HX-Request")
+@fragment_view
 @manager_page
 def import_detail(request, pk):
     record = _record(request, pk)
     done = progress.rows_done(record.pk) if record.in_progress else None
     percent = min(100, round(100 * done / record.rows_total)) if done and record.rows_total else None
     context = {"record": record, "rows_done": done, "percent": percent, "problems": record.errors}
-    if request.htmx:
+    if wants_fragment(request):
         return render(request, "imports/detail.html#status", context)
     return render(request, "imports/detail.html", context)
 

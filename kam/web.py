@@ -9,6 +9,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import resolve_url
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -53,6 +54,45 @@ def int_or_none(value) -> int | None:
         return None
 
 
+def wants_fragment(request, target: str | None = None) -> bool:
+    """Whether to answer with the fragment instead of the whole page: the one htmx branch of every view.
+
+    True for an htmx request, except a history restore (HX-History-Restore-Request): after Back, htmx asks for
+    a page missing from its history cache with HX-Request too and swaps the answer in for the whole body, so
+    a fragment there would become the whole page. (base.html sets refreshOnHistoryMiss, which reloads instead;
+    this holds without it.) With `target`, an element id, only when htmx swaps into that element (HX-Target):
+    a page with a filter form and other htmx parts sends its body only to the filter form. A view that asks
+    this is decorated with `fragment_view`, so caches keep the two answers apart.
+    """
+    htmx = request.htmx
+    if not htmx or htmx.history_restore_request:
+        return False
+    return target is None or htmx.target == target
+
+
+def fragment_view(view=None, *, by_target: bool = False):
+    """A view that answers at the same URL with the whole page or, to htmx, a fragment (`wants_fragment`).
+
+    Every answer, the whole page too, says which request headers chose it (Vary): without that a cache, the
+    browser's own first, may hand the fragment htmx fetched for a pushed URL to Back or a reload, or the page
+    to htmx. by_target=True when the view passes a `target` to wants_fragment (it then reads HX-Target too).
+    Use it as @fragment_view or @fragment_view(by_target=True), outermost, so the login redirect varies too.
+    """
+    headers = ("HX-Request", "HX-History-Restore-Request", *(("HX-Target",) if by_target else ()))
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            patch_vary_headers(response, headers)
+            return response
+
+        wrapper.fragment_vary = headers  # read by the test that every branching view is decorated
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
 class HtmxLoginRedirectMiddleware:
     """An htmx request whose session has expired goes to the login page as a whole page.
 
@@ -67,10 +107,14 @@ class HtmxLoginRedirectMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code != 302 or request.headers.get("HX-Request") != "true":
+        if response.status_code != 302:
             return response
         login = resolve_url(settings.LOGIN_URL)
         if urlsplit(response["Location"]).path != login:
+            return response
+        # The same URL answers a plain request with the redirect and htmx with HX-Redirect.
+        patch_vary_headers(response, ("HX-Request",))
+        if request.headers.get("HX-Request") != "true":
             return response
         current = request.headers.get("HX-Current-URL", "")
         if url_has_allowed_host_and_scheme(current, {request.get_host()}, request.is_secure()):
@@ -78,4 +122,6 @@ class HtmxLoginRedirectMiddleware:
             target = back.path + (f"?{back.query}" if back.query else "")
         else:
             target = resolve_url(settings.LOGIN_REDIRECT_URL)
-        return HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: target})}")
+        redirect = HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: target})}")
+        patch_vary_headers(redirect, ("HX-Request",))
+        return redirect

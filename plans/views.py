@@ -10,10 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import can_edit, get_account_for_user, get_object_for_user
-from kam.web import nothing_changed, staff_page
+from kam.web import fragment_view, nothing_changed, staff_page, wants_fragment
 from plans import selectors
 from plans.forms import ActionForm, ActionStatusForm, ObjectiveForm, PlanForm
 from plans.models import AccountPlan, Approach, Objective, PlanAction, PlanStatus
@@ -173,7 +172,7 @@ def _action_form(request, plan, action, title):
     return render(request, "plans/form.html", context)
 
 
-@vary_on_headers("HX-Request")
+@fragment_view
 @require_POST
 @staff_page
 def action_status(request, pk):
@@ -188,7 +187,7 @@ def action_status(request, pk):
     else:
         error = form.errors["status"][0]
     next_url = _next_url(request, _plan_url(action.plan))
-    if request.htmx:
+    if wants_fragment(request):
         context = {
             "action": action,
             "error": error,

@@ -1,15 +1,14 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import get_account_for_user, get_object_for_user
-from kam.web import nothing_changed, staff_page
+from kam.web import fragment_view, nothing_changed, staff_page, wants_fragment
 from profiles.forms import InfluencerForm, ProfileForm
 from profiles.models import PROFILE_QUESTIONS, AccountProfile, BuyingInfluencer
 from profiles.services import profile_update
 
 
-@vary_on_headers("HX-Request")
+@fragment_view
 @staff_page
 def profile_edit(request, pk):
     """Edit the profile: a page of its own, or in place of the account page's profile card with htmx."""
@@ -18,12 +17,14 @@ def profile_edit(request, pk):
     form = ProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         profile = profile_update(account=account, data=form.cleaned_data, by=request.user)
-        if request.htmx:
+        if wants_fragment(request):
             context = {"account": account, "profile": profile, "can_edit": True, "saved": True}
             return render(request, "accounts/includes/profile_card.html", context)
         messages.success(request, "Profile saved.")
         return redirect("accounts:detail", pk=account.pk)
-    template = "profiles/profile_form.html#inline" if request.htmx else "profiles/profile_form.html"
+    template = (
+        "profiles/profile_form.html#inline" if wants_fragment(request) else "profiles/profile_form.html"
+    )
     return render(request, template, {"form": form, "account": account})
 
 

@@ -13,7 +13,7 @@ from django.db.models import Subquery
 
 from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account, AccountStatus, Order
-from scoring import engine
+from scoring import criteria
 from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
 
 
@@ -51,7 +51,7 @@ ORDER_CHUNK_BLOCKS = 16_384
 
 
 def order_totals(as_of: datetime.date) -> pd.DataFrame:
-    """Per account: the 12-month windows and the purchase-occasion summary (engine.order_totals).
+    """Per account: the 12-month windows and the purchase-occasion summary (criteria.order_totals).
 
     The database only streams the raw orders (account, day number, revenue, cost); the aggregation runs in
     numpy. That is three times faster than grouping in SQL (the by-day grouping and the window for the first
@@ -61,7 +61,7 @@ def order_totals(as_of: datetime.date) -> pd.DataFrame:
         ids, days, revenue, cost = _order_arrays_postgresql(as_of)
     else:
         ids, days, revenue, cost = _order_arrays_generic(as_of)
-    return engine.order_totals(ids, days, revenue, cost, as_of)
+    return criteria.order_totals(ids, days, revenue, cost, as_of)
 
 
 def _order_arrays_postgresql(as_of: datetime.date):

@@ -21,6 +21,7 @@ from accounts.models import Account, User
 from kam import pgcopy
 from scoring import clv as clv_model
 from scoring import engine, selectors
+from scoring.criteria import criteria_from_totals
 from scoring.models import CRITERIA, RunStatus, ScoreResult, ScoringModel, ScoringRun
 from scoring.webhooks import webhooks_emit_run_succeeded
 
@@ -158,7 +159,7 @@ def scoring_run_execute(*, run_id: int) -> ScoringRun:
                 annual_discount_rate=float(run.model.discount_rate),
             )
         with phases("score"):
-            criteria = engine.criteria_from_totals(totals, accounts, run.as_of, clv=clv_result.table[["clv"]])
+            criteria = criteria_from_totals(totals, accounts, run.as_of, clv=clv_result.table[["clv"]])
             scored = engine.score_accounts(criteria, run.model.weights, tier_rule_for(run.model))
             frame = _result_frame(scored, criteria, clv_result.table)
         with phases("save"), transaction.atomic():

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import account_filter_choices
-from kam.web import int_or_none, manager_page
+from kam.web import fragment_view, int_or_none, manager_page, wants_fragment
 from scoring import charts, selectors
 from scoring.analytics.dashboard import capacity_report, portfolio_dashboard
 from scoring.analytics.loading import PortfolioFilters
@@ -36,6 +36,7 @@ def _migration_runs(request, runs: list[ScoringRun]) -> tuple[ScoringRun, Scorin
     return chosen if all(chosen) else None
 
 
+@fragment_view(by_target=True)
 @manager_page
 def dashboard(request):
     filters = PortfolioFilters.from_query(request.GET)
@@ -53,19 +54,20 @@ def dashboard(request):
         else charts.dashboard_figures(dash)
     )
     context = {"dash": dash, "filters": filters, "runs": runs, "figures": figures}
-    if request.htmx and request.htmx.target == "dashboard-body":
+    if wants_fragment(request, target="dashboard-body"):
         return render(request, "scoring/dashboard.html#body", context)
     context["choices"] = account_filter_choices(user=request.user)
     context["in_progress"] = ScoringRun.objects.in_progress().first()
     return render(request, "scoring/dashboard.html", context)
 
 
+@fragment_view(by_target=True)
 @manager_page
 def capacity(request):
     filters = PortfolioFilters.from_query(request.GET)
     report = capacity_report(filters=filters, today=timezone.localdate())
     context = {"report": report, "filters": filters, "figure": charts.workload_figure(report["kams"])}
-    if request.htmx and request.htmx.target == "capacity-body":
+    if wants_fragment(request, target="capacity-body"):
         return render(request, "scoring/capacity.html#body", context)
     context["choices"] = account_filter_choices(user=request.user)
     return render(request, "scoring/capacity.html", context)
@@ -121,6 +123,7 @@ def _start_notice(run: ScoringRun | None) -> tuple[str, str]:
     return f"Recompute #{run.pk} started; its progress shows below.", "success"
 
 
+@fragment_view
 @require_POST
 @manager_page
 def run_start(request):
@@ -135,7 +138,7 @@ def run_start(request):
     except JobQueueUnavailable as exc:
         run = ScoringRun.objects.filter(pk=exc.run_id).select_related("model").first()
         notice, level = str(exc), "error"
-    if request.htmx:
+    if wants_fragment(request):
         context = {"run": run, "notice": notice, "notice_level": level, "phases": PHASES}
         return render(request, "scoring/run_detail.html#status", context)
     getattr(messages, level)(request, notice)
@@ -149,11 +152,12 @@ def run_list(request):
     return render(request, "scoring/run_list.html", {"page": page, "current": selectors.current_run()})
 
 
+@fragment_view
 @manager_page
 def run_detail(request, pk):
     run = get_object_or_404(ScoringRun.objects.select_related("model", "triggered_by"), pk=pk)
     context = {"run": run, "phases": PHASES, "phase_labels": PHASE_LABELS}
-    if request.htmx:
+    if wants_fragment(request):
         return render(request, "scoring/run_detail.html#status", context)
     context["tiers"] = (
         ScoreResult.objects.filter(run=run)

@@ -6,13 +6,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from accounts import access, cadence, selectors, services
 from accounts.access import can_edit, get_account_for_user
 from accounts.models import Account, AccountTeamMember, Tier
 from dataio import exports
-from kam.web import manager_page, nothing_changed, staff_page
+from kam.web import fragment_view, manager_page, nothing_changed, staff_page, wants_fragment
 from plans import selectors as plan_selectors
 from scoring import charts
 from scoring import selectors as scoring_selectors
@@ -91,7 +90,7 @@ def home(request):
     return render(request, "accounts/home.html", context)
 
 
-@vary_on_headers("HX-Request")
+@fragment_view
 @staff_page
 def account_list(request):
     today = timezone.localdate()
@@ -100,7 +99,7 @@ def account_list(request):
         request.GET.get("page")
     )
     context = {"page": page, "filters": filters, "today": today, "soon": cadence.due_soon_until(today)}
-    if request.htmx and not request.htmx.history_restore_request:
+    if wants_fragment(request):
         return render(request, "accounts/list.html#results", context)
     context["choices"] = selectors.account_filter_choices(user=request.user)
     context["tiers"] = Tier.choices
@@ -192,7 +191,7 @@ def account_edit(request, pk):
     )
 
 
-@vary_on_headers("HX-Request")
+@fragment_view
 @staff_page
 def visit_create(request, pk):
     """The visit form and its POST. Asked for by htmx (the account page's quick log, when it is opened), only
@@ -207,7 +206,7 @@ def visit_create(request, pk):
         messages.success(request, f"Visit to {account} logged.")
         return redirect(next_url)
     context = {"form": form, "account": account, "next_url": next_url}
-    if request.method == "GET" and request.htmx and not request.htmx.history_restore_request:
+    if request.method == "GET" and wants_fragment(request):
         return render(request, "accounts/visit_form.html#form", context | {"quick": True})
     return render(request, "accounts/visit_form.html", context)
 

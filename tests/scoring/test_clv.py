@@ -1,4 +1,4 @@
-"""Tests for scoring.clv (pure: no database, no Django)."""
+"""Tests for scoring.clv and scoring.clv_models (pure: no database, no Django)."""
 
 import datetime as dt
 import json
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, special
 
-from scoring import clv
+from scoring import clv, clv_models
 
 CDNOW = (0.243, 4.414, 0.793, 2.426)  # r, alpha, a, b from Fader, Hardie & Lee (2005)
 CDNOW_GG = (6.25, 3.74, 15.44)  # p, q, gamma
@@ -84,7 +84,7 @@ def test_bgnbd_loglik_matches_naive_formula():
     customers = [(0, 0.0, 38.86), (2, 30.43, 38.86), (1, 1.71, 38.86), (7, 35.0, 36.0), (25, 5.0, 39.0)]
     x, t_x, T = (np.array(c, dtype=float) for c in zip(*customers, strict=True))
     for params in (CDNOW, (1.3, 0.7, 2.2, 0.6)):
-        got = clv.bgnbd_log_likelihood(x, t_x, T, params)
+        got = clv_models.bgnbd_log_likelihood(x, t_x, T, params)
         want = [_naive_bgnbd_ll(*c, *params) for c in customers]
         np.testing.assert_allclose(got, want, rtol=1e-10)
 
@@ -100,7 +100,7 @@ def test_gamma_gamma_loglik_matches_naive_formula():
             * x ** (p * x)
             / (g + m * x) ** (p * x + q)
         )
-        assert clv.gamma_gamma_log_likelihood([x], [m], CDNOW_GG)[0] == pytest.approx(want, rel=1e-10)
+        assert clv_models.gamma_gamma_log_likelihood([x], [m], CDNOW_GG)[0] == pytest.approx(want, rel=1e-10)
 
 
 # ----------------------------------------------------------------------------------------- recovery
@@ -114,8 +114,8 @@ def test_bgnbd_parameter_recovery(seed):
     """
     rng = np.random.default_rng(seed)
     n = 50_000
-    sim = clv.simulate_bgnbd(n, *CDNOW, rng.uniform(27, 39, n), rng)
-    fit = clv.fit_bgnbd(sim["x"], sim["t_x"], sim["T"])
+    sim = clv_models.simulate_bgnbd(n, *CDNOW, rng.uniform(27, 39, n), rng)
+    fit = clv_models.fit_bgnbd(sim["x"], sim["t_x"], sim["T"])
     assert fit.converged
     assert fit.n == n
     got = np.array([fit.r, fit.alpha, fit.a, fit.b])
@@ -131,9 +131,9 @@ def test_gamma_gamma_parameter_recovery(seed):
     (worst 13%, 3.3%, 15%); p and gamma trade off against each other along E[M] = p·gamma/(q-1).
     """
     rng = np.random.default_rng(seed)
-    sim = clv.simulate_bgnbd(50_000, *CDNOW, rng.uniform(27, 39, 50_000), rng)
-    m = clv.simulate_gamma_gamma(sim["x"], *CDNOW_GG, rng)
-    fit = clv.fit_gamma_gamma(sim["x"], m)
+    sim = clv_models.simulate_bgnbd(50_000, *CDNOW, rng.uniform(27, 39, 50_000), rng)
+    m = clv_models.simulate_gamma_gamma(sim["x"], *CDNOW_GG, rng)
+    fit = clv_models.fit_gamma_gamma(sim["x"], m)
     assert fit.converged
     assert fit.n == int((sim["x"] > 0).sum())
     got = np.array([fit.p, fit.q, fit.gamma])
@@ -147,7 +147,7 @@ def test_published_cdnow_estimates():
     The CSV has columns x, t_x, T (and m) or lifetimes' frequency, recency, T (and monetary_value)."""
     data = pd.read_csv(os.environ["KAM_CDNOW_SUMMARY"])
     data = data.rename(columns={"frequency": "x", "recency": "t_x", "monetary_value": "m"})
-    fit = clv.fit_bgnbd(data["x"], data["t_x"], data["T"])
+    fit = clv_models.fit_bgnbd(data["x"], data["t_x"], data["T"])
     assert fit.converged
     assert fit.n == 2357
     assert fit.r == pytest.approx(0.243, abs=0.0015)
@@ -156,7 +156,7 @@ def test_published_cdnow_estimates():
     assert fit.b == pytest.approx(2.426, abs=0.015)
     assert fit.log_likelihood == pytest.approx(-9582.4, abs=0.5)
     if "m" in data:
-        gg = clv.fit_gamma_gamma(data["x"], data["m"])
+        gg = clv_models.fit_gamma_gamma(data["x"], data["m"])
         assert gg.converged
         assert (gg.p, gg.q, gg.gamma) == (
             pytest.approx(6.25, abs=0.05),
@@ -168,10 +168,10 @@ def test_published_cdnow_estimates():
 # ----------------------------------------------------------------------------------------- predictions
 def test_p_alive_sanity():
     t_x = np.array([5.0, 20.0, 35.0, 40.0])
-    alive = clv.probability_alive(np.full(4, 3), t_x, np.full(4, 40.0), CDNOW)
+    alive = clv_models.probability_alive(np.full(4, 3), t_x, np.full(4, 40.0), CDNOW)
     assert np.all(np.diff(alive) > 0)
     assert alive[-1] < 1
-    assert clv.probability_alive([0, 0], [0.0, 0.0], [1.0, 80.0], CDNOW).tolist() == [1.0, 1.0]
+    assert clv_models.probability_alive([0, 0], [0.0, 0.0], [1.0, 80.0], CDNOW).tolist() == [1.0, 1.0]
 
 
 def _posterior_integral(t, x, t_x, T, params):
@@ -205,8 +205,8 @@ def _posterior_integral(t, x, t_x, T, params):
 def test_conditional_expectation_and_p_alive_against_brute_force(customer):
     params = (0.6, 5.0, 1.7, 2.5)  # a > 1 keeps the p-integral regular enough for dblquad
     want_y, want_alive = _posterior_integral(52.0, *customer, params)
-    got_y = clv.conditional_expected_transactions(52.0, *([c] for c in customer), params)[0]
-    got_alive = clv.probability_alive(*([c] for c in customer), params)[0]
+    got_y = clv_models.conditional_expected_transactions(52.0, *([c] for c in customer), params)[0]
+    got_alive = clv_models.probability_alive(*([c] for c in customer), params)[0]
     assert got_y == pytest.approx(want_y, rel=1e-5)
     assert got_alive == pytest.approx(want_alive, rel=1e-6)
 
@@ -221,9 +221,10 @@ def test_unconditional_expectation_closed_form_and_simulation():
         / (a - 1)
         * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, t / (alpha + t)))
     )
-    assert clv.expected_transactions(t, CDNOW)[0] == pytest.approx(textbook, rel=1e-9)
-    assert clv.conditional_expected_transactions(t, [0], [0.0], [0.0], CDNOW)[0] == pytest.approx(textbook)
-    sim = clv.simulate_bgnbd(200_000, *CDNOW, t, np.random.default_rng(3))
+    assert clv_models.expected_transactions(t, CDNOW)[0] == pytest.approx(textbook, rel=1e-9)
+    at_zero = clv_models.conditional_expected_transactions(t, [0], [0.0], [0.0], CDNOW)[0]
+    assert at_zero == pytest.approx(textbook)
+    sim = clv_models.simulate_bgnbd(200_000, *CDNOW, t, np.random.default_rng(3))
     assert sim["x"].mean() == pytest.approx(textbook, rel=0.03)
 
 
@@ -232,18 +233,18 @@ def test_quadrature_guard_agrees_with_hyp2f1_and_covers_a_equal_one():
     T = np.array([0.0, 10, 39, 39, 100])
     for params in (CDNOW, (2.0, 1.0, 3.0, 0.5)):
         ts = np.array([1.0, 52.0, 156.0])
-        hyp = clv._future_if_alive(ts, x, T, params)
-        quad = np.array([clv._future_if_alive_quadrature(np.full(5, t), x, T, params) for t in ts]).T
+        hyp = clv_models._future_if_alive(ts, x, T, params)
+        quad = np.array([clv_models._future_if_alive_quadrature(np.full(5, t), x, T, params) for t in ts]).T
         np.testing.assert_allclose(hyp, quad, rtol=1e-4)
     # a == 1 makes (a+b+x-1)/(a-1) blow up: the guard must still give the continuous limit.
-    at_one = clv._future_if_alive(np.array([52.0]), x, T, (0.5, 3.0, 1.0, 2.0))
-    near = clv._future_if_alive(np.array([52.0]), x, T, (0.5, 3.0, 1.0 + 1e-5, 2.0))
+    at_one = clv_models._future_if_alive(np.array([52.0]), x, T, (0.5, 3.0, 1.0, 2.0))
+    near = clv_models._future_if_alive(np.array([52.0]), x, T, (0.5, 3.0, 1.0 + 1e-5, 2.0))
     np.testing.assert_allclose(at_one, near, rtol=1e-4)
 
 
 def test_conditional_expected_margin():
-    gg = clv.GammaGammaFit(p=6.25, q=3.74, gamma=15.44, log_likelihood=0.0, converged=True, n=1)
-    got = clv.conditional_expected_margin([2, 0], [30.0, 0.0], gg)
+    gg = clv_models.GammaGammaFit(p=6.25, q=3.74, gamma=15.44, log_likelihood=0.0, converged=True, n=1)
+    got = clv_models.conditional_expected_margin([2, 0], [30.0, 0.0], gg)
     np.testing.assert_allclose(got, [(15.44 + 60) * 6.25 / (12.5 + 2.74), 6.25 * 15.44 / 2.74])
 
 
@@ -274,7 +275,7 @@ def test_discounting():
     orders = _sim_orders(3000, seed=8)
     res = clv.estimate_clv(orders, AS_OF, annual_discount_rate=0.0, horizon_months=24)
     s = clv.rfm_summary(orders, AS_OF)
-    undiscounted = clv.conditional_expected_transactions(
+    undiscounted = clv_models.conditional_expected_transactions(
         24 * 52.1775 / 12, s["x"], s["t_x"], s["T"], res.bgnbd
     )
     np.testing.assert_allclose(res.table["expected_occasions"], undiscounted, rtol=1e-9, atol=1e-12)
@@ -344,7 +345,7 @@ def test_fallback_when_nobody_repeats():
 
 
 def test_fallback_when_bgnbd_does_not_converge(monkeypatch):
-    bad = clv.BGNBDFit(0.2, 4.0, 0.8, 2.4, -1.0, converged=False, n=1, message="ABNORMAL")
+    bad = clv_models.BGNBDFit(0.2, 4.0, 0.8, 2.4, -1.0, converged=False, n=1, message="ABNORMAL")
     monkeypatch.setattr(clv, "fit_bgnbd", lambda *args: bad)
     res = clv.estimate_clv(_sim_orders(500, seed=1), AS_OF)
     assert res.method == "fallback"
@@ -352,7 +353,7 @@ def test_fallback_when_bgnbd_does_not_converge(monkeypatch):
 
 
 def test_gamma_gamma_with_q_below_one_is_not_trusted(monkeypatch):
-    weak = clv.GammaGammaFit(2.0, 0.9, 5.0, -1.0, converged=False, n=1, message="q <= 1")
+    weak = clv_models.GammaGammaFit(2.0, 0.9, 5.0, -1.0, converged=False, n=1, message="q <= 1")
     monkeypatch.setattr(clv, "fit_gamma_gamma", lambda *args: weak)
     res = clv.estimate_clv(_sim_orders(500, seed=2), AS_OF)
     assert res.method == "bgnbd+mean_margin"

@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scoring.criteria import CRITERIA_COLUMNS, compute_criteria
 from scoring.engine import (
     CRITERIA,
-    CRITERIA_COLUMNS,
     CRITERION_LABELS,
     NEUTRAL_NORM,
     RAW_COLUMNS,
     TierRule,
-    compute_criteria,
     explain,
     explain_frame,
     migration_matrix,

@@ -1,4 +1,4 @@
-"""engine.order_totals by hand, and the database read behind it on both back ends."""
+"""criteria.order_totals by hand, and the database read behind it on both back ends."""
 
 import datetime
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import engine, selectors
+from scoring import criteria, selectors
 from tests.factories import AccountFactory, OrderFactory
 
 AS_OF = datetime.date(2026, 6, 30)
@@ -28,7 +28,7 @@ def test_order_totals_by_hand():
         (3, "2025-03-01", 400.0, 100.0),
     ]
     ids, days, revenue, cost = zip(*[(a, _day(d), r, c) for a, d, r, c in rows], strict=True)
-    totals = engine.order_totals(np.array(ids), np.array(days), np.array(revenue), np.array(cost), AS_OF)
+    totals = criteria.order_totals(np.array(ids), np.array(days), np.array(revenue), np.array(cost), AS_OF)
 
     assert list(totals.index) == [3, 7]
     seven = totals.loc[7]
@@ -54,15 +54,15 @@ def test_order_totals_by_hand():
 
 def test_order_totals_of_no_orders_is_an_empty_frame_with_the_columns():
     empty = np.array([], dtype=np.int64)
-    totals = engine.order_totals(empty, empty, empty.astype(float), empty.astype(float), AS_OF)
+    totals = criteria.order_totals(empty, empty, empty.astype(float), empty.astype(float), AS_OF)
     assert totals.empty
-    assert list(totals.columns) == list(engine.ORDER_TOTALS_COLUMNS)
+    assert list(totals.columns) == list(criteria.ORDER_TOTALS_COLUMNS)
     summary = selectors.purchase_summary(totals, AS_OF)
     assert summary.empty
 
 
 def test_missing_amounts_count_as_zero():
-    totals = engine.order_totals(
+    totals = criteria.order_totals(
         np.array([1, 1]),
         np.array([_day("2026-01-01")] * 2),
         np.array([10.0, np.nan]),
@@ -84,7 +84,7 @@ def _random_orders():
         OrderFactory(account=account, date=date, revenue=revenue, variable_cost=cost)
         expected_rows.append((account.pk, np.datetime64(date, "D").astype(np.int64), revenue, cost))
     ids, days, revenue, cost = (np.array(column) for column in zip(*expected_rows, strict=True))
-    return engine.order_totals(ids, days, revenue, cost, AS_OF)
+    return criteria.order_totals(ids, days, revenue, cost, AS_OF)
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ from django.db import connection
 from accounts.models import Account
 from accounts.services import account_update
 from scoring import engine, selectors
+from scoring.criteria import compute_criteria, criteria_from_totals
 from scoring.models import RunStatus, ScoreResult, ScoringModel, ScoringRun
 from scoring.services import (
     RunInProgress,
@@ -194,13 +195,13 @@ def test_database_totals_match_the_pure_engine(portfolio):
     """The database read (COPY, in chunks on PostgreSQL) and the engine's raw-order path agree on every criterion."""
     totals = selectors.order_totals(AS_OF)
     accounts = selectors.scored_accounts()
-    from_sql = engine.criteria_from_totals(totals, accounts, AS_OF)
+    from_sql = criteria_from_totals(totals, accounts, AS_OF)
     from accounts.models import Order
 
     orders = pd.DataFrame.from_records(
         Order.objects.values("account_id", "date", "revenue", "variable_cost"),
     )
-    from_orders = engine.compute_criteria(orders, accounts, AS_OF)
+    from_orders = compute_criteria(orders, accounts, AS_OF)
     for column in ("revenue_12m", "cm_12m", "cm_pct", "revenue_prev_12m", "growth", "order_count_12m"):
         np.testing.assert_allclose(from_sql[column], from_orders[column], equal_nan=True)
 
