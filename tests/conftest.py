@@ -15,6 +15,10 @@ from tests.factories import AccountFactory, TeamMemberFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("KAM_REQUIRE_SERVICES") == "1"
 
+# Fixtures more than one app's tests use (tests/ mirrors the apps, so they cannot live in one folder's conftest):
+# API clients, keys and the schema validator; a real Celery worker; import helpers.
+pytest_plugins = ["tests.fixtures.api", "tests.fixtures.worker", "tests.fixtures.imports"]
+
 
 def need(available: bool, reason: str) -> None:
     if available:

@@ -18,7 +18,7 @@ def eager_jobs():
     """The recompute runs inside the request, as without REDIS_URL, whatever the environment says.
 
     The live server answers from a thread of this process, so this reaches it; CI sets REDIS_URL and has no
-    worker on this test's queue. (The queue itself is tested with a real worker in tests/jobs.)"""
+    worker on this test's queue. (The queue itself is tested with a real worker in tests/kam/test_worker.py.)"""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     yield

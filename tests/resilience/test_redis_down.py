@@ -1,7 +1,7 @@
 """Redis stopped under a running app: people keep working; a recompute says the job queue is unavailable.
 
 A worker killed mid-run is covered end to end, with a real worker SIGKILLed inside the publishing transaction,
-by tests/jobs/test_worker.py::test_a_worker_killed_mid_run_is_reaped_and_the_previous_portfolio_stays_current.
+by tests/kam/test_worker.py::test_a_worker_killed_mid_run_is_reaped_and_the_previous_portfolio_stays_current.
 """
 
 import datetime

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import Account, Order
 from dataio.models import ImportMapping, ImportRecord, ImportStatus, ImportUpload
 from tests.factories import AccountFactory
-from tests.imports.conftest import xlsx_bytes
+from tests.fixtures.imports import xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,12 @@
-"""Review fixes in the account pages: hidden parents survive a rep's save, manager ratings stay the manager's,
-a deactivated owner does not lock the form, the visit cadence has a sane range, and the demo data shows a
-portfolio that moves (two scoring runs, open alerts)."""
+"""The account form's rules: hidden parents survive a rep's save, manager ratings stay the manager's, a
+deactivated owner does not lock the form, and the visit cadence has a sane range."""
 
 from html.parser import HTMLParser
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.models import Account, CadenceAlert
-from scoring.models import ScoreResult, ScoringRun
+from accounts.models import Account
 from tests.factories import AccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -221,23 +217,3 @@ def test_cadence_of_ten_years_is_accepted(world, client):
     assert response.status_code == 302
     world.rep_account.refresh_from_db()
     assert world.rep_account.cadence_days == 3650
-
-
-# --- 9. Demo data -------------------------------------------------------------------------------------------
-
-
-def test_seed_demo_scores_twice_a_month_apart_and_opens_the_cadence_alerts(db):
-    out = StringIO()
-    call_command("seed_demo", accounts=40, stdout=out)
-    if "not scored" in out.getvalue():  # pragma: no cover - the scoring service is not ready
-        pytest.skip(out.getvalue())
-    runs = list(ScoringRun.objects.order_by("as_of"))
-    assert len(runs) == 2
-    assert (runs[1].as_of - runs[0].as_of).days == 30
-    assert all(run.status == "succeeded" for run in runs)
-    assert ScoreResult.objects.filter(run=runs[0]).count() == ScoreResult.objects.filter(run=runs[1]).count()
-    # Scores moved between the runs, so there are risers, fallers and a score trend to draw.
-    assert Account.objects.filter(score_change__gt=0).exists()
-    assert Account.objects.filter(score_change__lt=0).exists()
-    assert CadenceAlert.objects.open().exists()
-    assert "lapsed-cadence alerts" in out.getvalue()

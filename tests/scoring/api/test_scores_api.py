@@ -8,8 +8,8 @@ import pytest
 from accounts.models import Account
 from kam.api.scopes import ApiScope
 from scoring.models import RunStatus, ScoringModel, ScoringRun
-from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory
+from tests.fixtures.api import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.test import override_settings
 
 from accounts.models import Order
 from kam.api.scopes import ApiScope
-from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory, OrderFactory
+from tests.fixtures.api import assert_problem
 
 pytestmark = pytest.mark.django_db
 

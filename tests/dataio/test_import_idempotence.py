@@ -9,7 +9,7 @@ import pytest
 from accounts.models import Account, Order, Visit
 from profiles.models import BuyingInfluencer
 from tests.factories import AccountFactory
-from tests.imports.conftest import run
+from tests.fixtures.imports import run
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from scoring.services import RunInProgress, scoring_run_request
 from scoring.tasks import portfolio_recompute_task
 from tests.conftest import need
 from tests.factories import AccountFactory, OrderFactory, UserFactory
-from tests.jobs.conftest import database_url, wait_for
+from tests.fixtures.worker import database_url, wait_for
 from workspace.tasks import cadence_check_task
 
 pytestmark = [

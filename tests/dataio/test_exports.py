@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import Account, Order, Visit
 from profiles.models import BuyingInfluencer
 from tests.factories import AccountFactory, InfluencerFactory, OrderFactory, VisitFactory
-from tests.imports.conftest import run
+from tests.fixtures.imports import run
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from kam.api.scopes import ApiScope
-from tests.api.conftest import assert_problem
 from tests.factories import AccountFactory, TeamMemberFactory
+from tests.fixtures.api import assert_problem
 
 pytestmark = pytest.mark.django_db
 

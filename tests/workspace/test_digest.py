@@ -9,7 +9,7 @@ from accounts.models import Account
 from plans.models import ActionStatus
 from tests.conftest import need
 from tests.factories import ActionFactory, PlanFactory, TeamMemberFactory, UserFactory
-from tests.jobs.conftest import redis_available
+from tests.fixtures.worker import redis_available
 from workspace.cadence_check import cadence_check
 from workspace.digest import digest_send, digests_for
 from workspace.tasks import cadence_check_task, digest_send_task
@@ -45,7 +45,7 @@ def portfolio(world, settings):
         plan=rep_plan, owner=world.rep, title="Done already", due_date=day(-5), status=ActionStatus.DONE
     )
     # The engineer owns an action on the rep's plan: plan actions go to their owner, in any function (on the
-    # account team, so the account is one they can see; tests/jobs/test_review_fixes.py covers the rest).
+    # account team, so the account is one they can see; tests/workspace/test_digest_delivery.py covers the rest).
     TeamMemberFactory(account=world.rep_account, user=world.colleague, function="engineering")
     ActionFactory(plan=rep_plan, owner=world.colleague, title="Run the line audit", due_date=day(-1))
     cadence_check(today=day(-20))  # the rep's account lapsed 10 days before this: its alert is 20 days old

@@ -1,4 +1,4 @@
-"""Review fixes in the daily digest: only what the owner may see, only active plans, and a claim per owner and
+"""The daily digest's delivery rules: only what the owner may see, only active plans, and a claim per owner and
 day that a failed send releases, so a mail server outage delays digests instead of losing them."""
 
 import datetime
@@ -13,7 +13,7 @@ from accounts.models import Account
 from plans.models import PlanStatus
 from tests.conftest import need
 from tests.factories import ActionFactory, PlanFactory, TeamMemberFactory
-from tests.jobs.conftest import redis_available
+from tests.fixtures.worker import redis_available
 from workspace import digest
 from workspace.digest import digests_for
 from workspace.tasks import digest_send_task

@@ -16,7 +16,7 @@ from accounts.models import QUALIFYING_VISIT_KINDS, Account, AlertKind, CadenceA
 from demo.company import DEMO_PASSWORD, REPS
 from plans.models import AccountPlan, ActionStatus, Approach, PlanStatus
 from profiles.models import AccountProfile, BuyingInfluencer, BuyingRole
-from scoring.models import ScoringRun
+from scoring.models import ScoreResult, ScoringRun
 
 ACCOUNTS = 60
 DAY = datetime.timedelta(days=1)
@@ -279,3 +279,20 @@ def test_orders_run_up_to_today_with_churned_and_new_accounts(today):
     assert any(span["last"] < today - 180 * DAY for span in spans)  # churned: nothing for six months
     assert any(span["first"] > today - 365 * DAY for span in spans)  # new this year
     assert sum(span["last"] >= today - 30 * DAY for span in spans) > len(spans) / 2
+
+
+def test_seed_demo_scores_twice_a_month_apart_and_opens_the_cadence_alerts(db):
+    out = StringIO()
+    call_command("seed_demo", accounts=40, stdout=out)
+    if "not scored" in out.getvalue():  # pragma: no cover - the scoring service is not ready
+        pytest.skip(out.getvalue())
+    runs = list(ScoringRun.objects.order_by("as_of"))
+    assert len(runs) == 2
+    assert (runs[1].as_of - runs[0].as_of).days == 30
+    assert all(run.status == "succeeded" for run in runs)
+    assert ScoreResult.objects.filter(run=runs[0]).count() == ScoreResult.objects.filter(run=runs[1]).count()
+    # Scores moved between the runs, so there are risers, fallers and a score trend to draw.
+    assert Account.objects.filter(score_change__gt=0).exists()
+    assert Account.objects.filter(score_change__lt=0).exists()
+    assert CadenceAlert.objects.open().exists()
+    assert "lapsed-cadence alerts" in out.getvalue()

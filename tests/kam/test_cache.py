@@ -9,7 +9,7 @@ from django.conf import settings
 
 from kam.cache import TolerantRedisCache
 from tests.conftest import need
-from tests.jobs.conftest import redis_available
+from tests.fixtures.worker import redis_available
 
 
 def _closed_port() -> int:

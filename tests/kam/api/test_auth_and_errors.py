@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from integrations.models import ApiKey
 from kam.api.scopes import ApiScope
-from tests.api.conftest import assert_problem
+from tests.fixtures.api import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from accounts.models import AlertKind, AlertStatus, CadenceAlert, Visit
 from kam.api.scopes import ApiScope
-from tests.api.conftest import assert_problem
 from tests.factories import (
     ActionFactory,
     InfluencerFactory,
@@ -17,6 +16,7 @@ from tests.factories import (
     ServiceIssueFactory,
     VisitFactory,
 )
+from tests.fixtures.api import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.db import connection
 from integrations import webhooks
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from kam.celery import app as celery_app
-from tests.api.test_webhooks import Receiver
 from tests.conftest import need
-from tests.jobs.conftest import BASE_DIR, Worker, _forget_queue, database_url, redis_available, wait_for
+from tests.fixtures.worker import BASE_DIR, Worker, _forget_queue, database_url, redis_available, wait_for
+from tests.integrations.test_webhooks import Receiver
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -20,7 +20,7 @@ from dataio.imports.service import import_start
 from scoring.models import RunStatus, ScoringRun
 from scoring.selectors import active_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 RESTORE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
 

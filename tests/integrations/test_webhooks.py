@@ -16,7 +16,7 @@ from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from integrations.tasks import webhook_deliver_task
 from kam.api.scopes import ApiScope
 from scoring import webhooks as scoring_webhooks
-from tests.api.conftest import assert_problem
+from tests.fixtures.api import assert_problem
 
 pytestmark = [
     pytest.mark.django_db,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Account, Order
 from dataio.models import ImportStatus
 from tests.factories import AccountFactory, OrderFactory
-from tests.imports.conftest import messages, run, xlsx_bytes
+from tests.fixtures.imports import messages, run, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 
