@@ -50,8 +50,11 @@ def browser():
     need(
         chromium_available(), f"needs Chromium at {CHROMIUM} (apt-get install chromium, or set KAM_CHROMIUM)"
     )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions do (the context's 15 s): on a 2-core runner shared with other suites,
+    # parsing the chart bundle alone took more than expect()'s default 5 s. A wait, not a speed limit.
+    expect.set_options(timeout=15_000)
     previous = os.environ.get(ASYNC_UNSAFE)
     os.environ[ASYNC_UNSAFE] = "true"
     try:
