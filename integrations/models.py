@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts import access
 from accounts.models import User
+from integrations.outbound import validate_webhook_url
 from kam.api.scopes import ApiScope
 from kam.models import TimeStampedModel
 
@@ -114,7 +115,11 @@ class WebhookEndpoint(TimeStampedModel):
     """Where an integration wants events POSTed. Deliveries carry only accounts `owner` can see."""
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=500, help_text="An http(s) address that accepts a JSON POST.")
+    url = models.URLField(
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="An http(s) address that accepts a JSON POST.",
+    )
     description = models.CharField(max_length=200, blank=True)
     # Kept in clear because every delivery is signed with it; shown to people only when made or rotated.
     secret = models.CharField(max_length=64, editable=False)

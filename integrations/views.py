@@ -6,7 +6,6 @@ and sent with Cache-Control: no-store so a browser's back button cannot show it 
 
 from django import forms
 from django.contrib import messages
-from django.core.validators import URLValidator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -44,9 +43,10 @@ class ApiKeyForm(forms.Form):
 
 
 class WebhookForm(forms.ModelForm):
+    # The address is checked by the model field's validator (integrations.outbound.validate_webhook_url), the
+    # same one the API's serializer runs.
     url = forms.URLField(
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
         assume_scheme="https",
         label="Address",
         help_text="Where to POST the events; use https outside a test setup.",
