@@ -7,7 +7,10 @@ address and refuses, or, to play a network that delivers elsewhere, connects to 
 
 import http.server
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from unittest import mock
 
@@ -18,6 +21,7 @@ from rest_framework.test import APIClient
 from integrations import outbound, webhooks
 from integrations.models import ApiKey, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from kam.api.scopes import ApiScope
+from tests.conftest import need
 
 pytestmark = pytest.mark.django_db
 
@@ -333,3 +337,54 @@ def test_the_settings_page_refuses_an_address_that_is_not_a_uri(world):
     assert response.status_code == 200
     assert "plain ASCII" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+# --- TLS: the pinned connection still checks the certificate against the name -------------------------------
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A local HTTPS server whose self-signed certificate names hooks.tls.test; yields (port, CA file, SNI)."""
+    openssl = shutil.which("openssl")
+    need(openssl is not None, "needs the openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    name = "hooks.tls.test"
+    command = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    command += ["-nodes", "-days", "1", "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}"]
+    command += ["-addext", f"subjectAltName=DNS:{name}"]
+    subprocess.run(command, check=True, capture_output=True)  # noqa: S603 (fixed arguments)
+    receiver = Receiver(status=204)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server_names: list[str] = []
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    with receiver:
+        yield receiver, cert, server_names
+
+
+@override_settings(KAM_API_WEBHOOK_ALLOW_PRIVATE_URLS=True)
+def test_an_https_delivery_sends_the_name_for_sni_and_verifies_the_certificate_against_it(
+    world, resolver, tls_receiver
+):
+    answers, _ = resolver
+    receiver, cert, server_names = tls_receiver
+    answers["hooks.tls.test"] = answers["impostor.test"] = ["127.0.0.1"]
+    untrusted = attempt(world.integration, f"https://hooks.tls.test:{receiver.port}/k")
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error  # a self-signed certificate is not trusted
+
+    real_context = ssl.create_default_context
+
+    def trusting_our_certificate(*args, **kwargs):
+        context = real_context(*args, **kwargs)
+        context.load_verify_locations(cert)
+        return context
+
+    with mock.patch("ssl.create_default_context", trusting_our_certificate):
+        delivered = attempt(world.integration, f"https://hooks.tls.test:{receiver.port}/k")
+        impostor = attempt(world.integration, f"https://impostor.test:{receiver.port}/k")
+    assert delivered.status == DeliveryStatus.SUCCEEDED
+    assert receiver.requests[0]["host"] == f"hooks.tls.test:{receiver.port}"
+    assert "hooks.tls.test" in server_names
+    assert "Hostname mismatch" in impostor.error  # the certificate is checked against the URL's name
+    assert len(receiver.requests) == 1
