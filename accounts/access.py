@@ -11,6 +11,7 @@ Every access question the product asks is answered here, so a rule changes in on
 - judging:   `may_rate(user)` (image, partnership and strategic ratings are a manager's judgement, DOMAIN.md
              section 2; integration users may sync them), `may_reassign(user)` (who owns an account),
              `may_run_scoring(user)`;
+- API keys:   `may_issue_key_for(maker, user)` / `key_users_for(maker)`: whom a key may act as;
 - fetching:  `get_account_for_user` / `get_object_for_user`, the only way a view, API or export fetches an
              account, or anything under one, by id: not visible means 404 (for a rep, another rep's account
              does not exist); visible but read-only means 403.
@@ -25,10 +26,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q
 from django.http import Http404
 
-from accounts.models import Account, Role
+from accounts.models import Account, Role, User
 
 M = TypeVar("M", bound=Model)
 
+KEY_USER_REFUSED = (
+    "A key acts as the manager who makes it, a rep, or an integration user: never as another manager."
+)
 RATING_REFUSED = "Ratings are a manager's judgement; only a manager can change them."
 REASSIGN_REFUSED = "Reassigning accounts is a manager's decision."
 
@@ -90,6 +94,30 @@ def may_reassign(user) -> bool:
 def may_run_scoring(user) -> bool:
     """Start a portfolio recompute (and so hold a key with the run_scoring scope)."""
     return _signed_in(user) and user.is_manager
+
+
+def may_issue_key_for(maker, user) -> bool:
+    """May `maker` make an API key that acts as `user`?
+
+    Anyone may make one acting as themselves; a manager also for a rep (who asked for one) or an integration
+    user. Never for another manager or the superuser: a key acts with its user's rights and the audit trail
+    credits that user, so it would let one manager act, and be recorded, as another. Asked again on every
+    request with the key, so it is about roles, not whether the maker still works here: a manager's
+    integration keys outlive the manager's account.
+    """
+    if maker is None or not maker.is_authenticated or user is None or not user.is_active:
+        return False
+    return user.pk == maker.pk or (maker.is_manager and not user.is_manager)
+
+
+def key_users_for(maker):
+    """may_issue_key_for as a queryset: the users `maker` may make keys for (the key form's choices)."""
+    users = User.objects.filter(is_active=True)
+    if not _signed_in(maker):
+        return users.none()
+    if not maker.is_manager:
+        return users.filter(pk=maker.pk)
+    return users.filter(Q(pk=maker.pk) | (Q(is_superuser=False) & ~Q(role=Role.MANAGER)))
 
 
 def get_account_for_user(user, pk, *, write: bool = False, queryset=None) -> Account:

@@ -9,10 +9,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
-from simple_history.models import HistoricalRecords
 
 from accounts import cadence
-from kam.models import TimeStampedModel
+from kam.models import AuditHistory, TimeStampedModel
 
 RATING_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
 # The manager's judgement of an account (DOMAIN.md section 2): set by managers, remembered with who and when.
@@ -174,7 +173,7 @@ class Account(TimeStampedModel):
     rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
     scored_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(
+    history = AuditHistory(
         excluded_fields=[
             "created_at",
             "updated_at",

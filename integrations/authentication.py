@@ -27,13 +27,18 @@ class ApiKeyAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("This API key is not valid.") from None
         prefix = ApiKey.split_key(raw)
-        key = ApiKey.objects.select_related("user").filter(prefix=prefix).first() if prefix else None
+        keys = ApiKey.objects.select_related("user", "created_by")
+        key = keys.filter(prefix=prefix).first() if prefix else None
         if key is None or not key.matches(raw):
             raise exceptions.AuthenticationFailed("This API key is not valid.")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("The user this API key acts as is deactivated.")
+        if not key.maker_may_act_as_user():
+            raise exceptions.AuthenticationFailed(
+                "This API key acts as someone its maker may not act as; ask for a new key."
+            )
         now = timezone.now()
         if key.last_used_at is None or (now - key.last_used_at).total_seconds() > self.touch_interval_seconds:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts import access
 from accounts.models import User
+from integrations.outbound import validate_webhook_url
 from kam.api.scopes import ApiScope
 from kam.models import TimeStampedModel
 
@@ -26,7 +27,9 @@ class ApiKey(models.Model):
     """A secret an integration sends as `Authorization: Bearer kam_<prefix>_<secret>`.
 
     The key acts as `user` and sees exactly what that user sees (a rep's key: the rep's accounts); its scopes
-    narrow what it may do. Only the SHA-256 of the whole key is stored, so the key is shown once, when made.
+    narrow what it may do. Who may act as whom is access.may_issue_key_for, checked when the key is made and
+    on every request (a key made before the rule, or whose user became a manager, stops working).
+    Only the SHA-256 of the whole key is stored, so the key is shown once, when made.
     The secret carries 256 random bits, so a plain (fast) hash is enough: there is nothing to brute-force.
     """
 
@@ -86,6 +89,18 @@ class ApiKey(models.Model):
             raise ValidationError({"scopes": "Choose one or more of: " + ", ".join(ApiScope.values) + "."})
         if ApiScope.RUN_SCORING in self.scopes and self.user_id and not access.may_run_scoring(self.user):
             raise ValidationError({"scopes": "Only a manager's key can start scoring runs."})
+        if self.user_id and not self.maker_may_act_as_user():
+            raise ValidationError({"user": access.KEY_USER_REFUSED})
+
+    def maker_may_act_as_user(self) -> bool:
+        """access.may_issue_key_for of the key's maker; a key made with no maker (a shell, a command run by
+        the operator) is the operator's decision."""
+        return self.created_by_id is None or access.may_issue_key_for(self.created_by, self.user)
+
+    @property
+    def audit_label(self) -> str:
+        """How the audit trail names a change made through this key."""
+        return str(self)[:150]
 
     @property
     def is_active(self) -> bool:
@@ -114,7 +129,11 @@ class WebhookEndpoint(TimeStampedModel):
     """Where an integration wants events POSTed. Deliveries carry only accounts `owner` can see."""
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=500, help_text="An http(s) address that accepts a JSON POST.")
+    url = models.URLField(
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="An http(s) address that accepts a JSON POST.",
+    )
     description = models.CharField(max_length=200, blank=True)
     # Kept in clear because every delivery is signed with it; shown to people only when made or rotated.
     secret = models.CharField(max_length=64, editable=False)

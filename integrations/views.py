@@ -6,7 +6,6 @@ and sent with Cache-Control: no-store so a browser's back button cannot show it 
 
 from django import forms
 from django.contrib import messages
-from django.core.validators import URLValidator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -23,10 +22,11 @@ from kam.web import manager_page
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Which system will use it, e.g. “ERP nightly sync”.")
     user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("role", "first_name", "last_name", "username"),
+        queryset=User.objects.none(),
         label="Acts as",
         help_text="The key sees exactly what this person sees: a rep's key only their accounts. "
-        "Pick an integration user for a system that needs the whole portfolio.",
+        "Pick an integration user for a system that needs the whole portfolio. A key acts as you, a rep "
+        "who asked for one, or an integration user; changes made with it are recorded under its name.",
     )
     scopes = forms.MultipleChoiceField(
         choices=ApiScope.choices,
@@ -35,18 +35,28 @@ class ApiKeyForm(forms.Form):
         help_text="Give the key only what the system needs.",
     )
 
+    def __init__(self, *args, maker, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.maker = maker
+        self.fields["user"].queryset = access.key_users_for(maker).order_by(
+            "role", "first_name", "last_name", "username"
+        )
+
     def clean(self):
         cleaned = super().clean()
         user, scopes = cleaned.get("user"), cleaned.get("scopes") or []
+        if user and not access.may_issue_key_for(self.maker, user):
+            self.add_error("user", access.KEY_USER_REFUSED)
         if user and ApiScope.RUN_SCORING in scopes and not access.may_run_scoring(user):
             self.add_error("scopes", "Only a key acting as a manager can start scoring runs.")
         return cleaned
 
 
 class WebhookForm(forms.ModelForm):
+    # The address is checked by the model field's validator (integrations.outbound.validate_webhook_url), the
+    # same one the API's serializer runs.
     url = forms.URLField(
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
         assume_scheme="https",
         label="Address",
         help_text="Where to POST the events; use https outside a test setup.",
@@ -88,7 +98,7 @@ def index(request):
 @manager_page
 @never_cache
 def key_create(request):
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.POST or None, maker=request.user)
     if request.method == "POST" and form.is_valid():
         key, raw = ApiKey.issue(created_by=request.user, **form.cleaned_data)
         lead = f"The key “{key.name}” acts as {key.user}. Copy it now: it is not stored and cannot be shown again."

@@ -19,16 +19,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import F
@@ -36,6 +31,7 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.models import Account, CadenceAlert
+from integrations import outbound
 from integrations.models import WEBHOOK_PING, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from kam import jobs
 
@@ -182,43 +178,13 @@ def backoff_seconds(attempt: int) -> int:
     return settings.KAM_API_WEBHOOK_BACKOFF_SECONDS * 2 ** max(0, attempt - 1)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect could point anywhere, including inside our network: treat it as a failed attempt.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def _refusal(url: str) -> str:
-    """Why we will not send to `url` ('' if we will): private addresses are off limits unless allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "Only http(s) addresses can receive webhooks."
-    if settings.KAM_API_WEBHOOK_ALLOW_PRIVATE_URLS:
-        return ""
+def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, bool]:
+    """(status code, error, permanent): a refused address is permanent, anything else may be retried."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"Cannot resolve {parts.hostname}: {exc}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return f"{parts.hostname} resolves to a non-public address ({address}); refused."
-    return ""
-
-
-def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (checked)
-    try:
-        with _opener.open(request, timeout=settings.KAM_API_WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(reason).__name__}: {reason}"
+        code, error = outbound.post(url, body, headers, timeout=settings.KAM_API_WEBHOOK_TIMEOUT_SECONDS)
+    except outbound.Refused as refused:
+        return None, str(refused), True
+    return code, error, False
 
 
 def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
@@ -235,10 +201,8 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
     attempt = delivery.attempts + 1
     endpoint = delivery.endpoint
     started = time.monotonic()
-    code = None
-    error = _refusal(endpoint.url) if endpoint.active else "The endpoint was switched off."
-    permanent = bool(error)
-    if not error:
+    code, error, permanent = None, "The endpoint was switched off.", True
+    if endpoint.active:
         body = encode_body(delivery.payload)
         headers = {
             "Content-Type": "application/json",
@@ -247,7 +211,7 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
             "X-KAM-Delivery": str(delivery.pk),
             SIGNATURE_HEADER: sign(endpoint.secret, body, int(time.time())),
         }
-        code, error = _post(endpoint.url, body, headers)
+        code, error, permanent = _post(endpoint.url, body, headers)
     succeeded = code is not None and 200 <= code < 300
     entry = {
         "attempt": attempt,

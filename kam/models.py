@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models.sql.query import Query
+from simple_history.models import HistoricalRecords
 
 
 class TimeStampedModel(models.Model):
@@ -8,6 +9,26 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class KeyedHistoricalModel(models.Model):
+    """What every historical row of the audit trail adds to django-simple-history's: the API key, if any.
+
+    A key acts as a user, so history_user alone would credit that person with what a system did through
+    their key. Filled by integrations.history (which knows what a key is) as each row is written.
+    """
+
+    history_api_key = models.CharField("through API key", max_length=150, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class AuditHistory(HistoricalRecords):
+    """The audit trail's history for a model: django-simple-history's, with the key that made each change."""
+
+    def __init__(self, **options):
+        super().__init__(bases=[KeyedHistoricalModel], **options)
 
 
 @models.IntegerField.register_lookup

@@ -7,10 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.formats import date_format
-from simple_history.models import HistoricalRecords
 
 from accounts.models import Account, User
-from kam.models import TimeStampedModel
+from kam.models import AuditHistory, TimeStampedModel
 
 
 class PlanStatus(models.TextChoices):
@@ -28,7 +27,7 @@ class AccountPlan(TimeStampedModel):
     ambition = models.TextField(blank=True, help_text="Where we want to be with this account by the end.")
     closed_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+    history = AuditHistory(excluded_fields=["created_at", "updated_at"])
 
     class Meta:
         ordering = ["-period_start", "-id"]
@@ -68,7 +67,7 @@ class Objective(TimeStampedModel):
     due_date = models.DateField()
     status = models.CharField(max_length=10, choices=ObjectiveStatus.choices, default=ObjectiveStatus.OPEN)
 
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+    history = AuditHistory(excluded_fields=["created_at", "updated_at"])
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -143,7 +142,7 @@ class PlanAction(TimeStampedModel):
     cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     completed_on = models.DateField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+    history = AuditHistory(excluded_fields=["created_at", "updated_at"])
     objects = PlanActionQuerySet.as_manager()
 
     class Meta:

@@ -3,10 +3,9 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
 from accounts.models import Account, BuyingRole, User
-from kam.models import TimeStampedModel
+from kam.models import AuditHistory, TimeStampedModel
 
 ONE_TO_FIVE = [MinValueValidator(1), MaxValueValidator(5)]
 
@@ -37,7 +36,7 @@ class AccountProfile(TimeStampedModel):
     competitive_developments = models.TextField(blank=True)
     updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    history = AuditHistory(excluded_fields=["created_at"])
 
     def __str__(self):
         return f"Profile of {self.account}"
@@ -90,7 +89,7 @@ class BuyingInfluencer(TimeStampedModel):
     is_active = models.BooleanField(default=True, help_text="Clear when the person has left the account.")
     last_contact_date = models.DateField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at", "last_contact_date"])
+    history = AuditHistory(excluded_fields=["created_at", "updated_at", "last_contact_date"])
     objects = BuyingInfluencerQuerySet.as_manager()
 
     class Meta:

@@ -5,11 +5,10 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
 from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account, User
-from kam.models import TimeStampedModel
+from kam.models import AuditHistory, TimeStampedModel
 from scoring.engine import CRITERIA, CRITERION_LABELS
 
 
@@ -68,7 +67,7 @@ class ScoringModel(TimeStampedModel):
         max_digits=5, decimal_places=4, default=Decimal("0.10"), help_text="Annual discount rate for CLV."
     )
 
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"])
+    history = AuditHistory(excluded_fields=["created_at", "updated_at"])
     objects = ScoringModelQuerySet.as_manager()
 
     class Meta:

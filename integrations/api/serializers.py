@@ -13,11 +13,6 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         fields = ["id", "url", "description", "events", "active", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
-    def validate_url(self, value):
-        if not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("Use an http(s) address.")
-        return value
-
     def validate_events(self, value):
         return sorted(set(value))
 
