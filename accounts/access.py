@@ -16,8 +16,10 @@ Every access question the product asks is answered here, so a rule changes in on
              account, or anything under one, by id: not visible means 404 (for a rep, another rep's account
              does not exist); visible but read-only means 403.
 
-What a role is (User.is_manager, is_integration, sees_every_account) is a fact of the user model, which the
-account queryset's `visible_to` also reads; the questions live here.
+The role facts (User.is_manager, is_integration, sees_every_account) live on the user model, and the
+query-free predicates built on them (signed_in, sees_everything, sees_everything_q, edits_in_app) are defined
+in accounts/models.py, because the account queryset's visible_to and editable_by decide with them and models
+sit below this module. They are re-exported here: callers ask this module, and nothing else writes them out.
 """
 
 from typing import TypeVar
@@ -26,7 +28,27 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q
 from django.http import Http404
 
-from accounts.models import Account, Role, User
+from accounts.models import Account, Role, User, edits_in_app, sees_everything, sees_everything_q, signed_in
+
+__all__ = [
+    "RATING_REFUSED",
+    "REASSIGN_REFUSED",
+    "acts_as_integration",
+    "can_edit",
+    "edits_in_app",
+    "get_account_for_user",
+    "get_object_for_user",
+    "key_users_for",
+    "may_issue_key_for",
+    "may_rate",
+    "may_reassign",
+    "may_run_scoring",
+    "may_write",
+    "sees_everything",
+    "sees_everything_q",
+    "signed_in",
+    "writable_accounts",
+]
 
 M = TypeVar("M", bound=Model)
 
@@ -37,30 +59,14 @@ RATING_REFUSED = "Ratings are a manager's judgement; only a manager can change t
 REASSIGN_REFUSED = "Reassigning accounts is a manager's decision."
 
 
-def _signed_in(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
-
-
-def sees_everything(user) -> bool:
-    """Managers and integration users see every account; everyone else sees what they serve."""
-    return _signed_in(user) and user.sees_every_account
-
-
-def sees_everything_q(user_path: str) -> Q:
-    """sees_everything for the user at `user_path` (e.g. "owner"), as a condition on the related rows."""
-    return Q(**{f"{user_path}__is_superuser": True}) | Q(
-        **{f"{user_path}__role__in": [Role.MANAGER, Role.INTEGRATION]}
-    )
-
-
 def acts_as_integration(user, key) -> bool:
     """An integration user through one of their keys: the key's scopes, not the app's edit rights, decide."""
-    return key is not None and _signed_in(user) and user.is_integration
+    return key is not None and signed_in(user) and user.is_integration
 
 
 def can_edit(user, account: Account) -> bool:
     """Managers edit everything; reps edit what they own or are on the team of; integrations never in the app."""
-    if not _signed_in(user) or user.is_integration:
+    if not edits_in_app(user):
         return False
     if user.is_manager:
         return True
@@ -82,18 +88,25 @@ def writable_accounts(user, *, key=None):
 
 
 def may_rate(user) -> bool:
-    """Set or change the manager's ratings of an account (a rep may echo the current values unchanged)."""
-    return _signed_in(user) and (user.is_manager or user.is_integration)
+    """Set or change the manager's ratings of an account (a rep may echo the current values unchanged).
+
+    Managers, and integration users, who act only through a key (kam.web.staff_page keeps them off the pages,
+    kam.api.permissions.ScopePermission refuses their session writes): the ratings are a manager's judgement
+    (DOMAIN.md section 2), which an ERP or the managers' own tooling may sync. The account form, the API
+    serializer and accounts.services.account_update all ask this, so none of them can let through what
+    another refuses."""
+    return signed_in(user) and (user.is_manager or user.is_integration)
 
 
 def may_reassign(user) -> bool:
-    """Choose or change who owns an account (anyone else who creates one owns it)."""
-    return _signed_in(user) and (user.is_manager or user.is_integration)
+    """Choose or change who owns an account (anyone else who creates one owns it): the same people as may_rate,
+    for the same reason, kept a question of its own because the two need not stay alike."""
+    return signed_in(user) and (user.is_manager or user.is_integration)
 
 
 def may_run_scoring(user) -> bool:
     """Start a portfolio recompute (and so hold a key with the run_scoring scope)."""
-    return _signed_in(user) and user.is_manager
+    return signed_in(user) and user.is_manager
 
 
 def may_issue_key_for(maker, user) -> bool:
@@ -113,7 +126,7 @@ def may_issue_key_for(maker, user) -> bool:
 def key_users_for(maker):
     """may_issue_key_for as a queryset: the users `maker` may make keys for (the key form's choices)."""
     users = User.objects.filter(is_active=True)
-    if not _signed_in(maker):
+    if not signed_in(maker):
         return users.none()
     if not maker.is_manager:
         return users.filter(pk=maker.pk)

@@ -60,8 +60,40 @@ class User(AbstractUser):
 
     @property
     def sees_every_account(self) -> bool:
-        """Managers and integration users see the whole portfolio (accounts.access.sees_everything)."""
+        """What the role grants: managers and integration users see the whole portfolio. Whether this user
+        may use it now (signed in, active) is the rest of the question: sees_everything below."""
         return self.is_manager or self.is_integration
+
+
+# The part of the access rule that needs no query: who acts at all, who sees everything (in Python and as a
+# condition on related rows), who may edit in the app. It is defined here, not in accounts/access.py, because
+# the account queryset's visible_to / editable_by must take their decisions from it and models sit below
+# access (access fetches through those querysets). accounts.access re-exports it, so every other caller asks
+# access. Functions rather than User properties, because they must answer for AnonymousUser too.
+
+
+def signed_in(user) -> bool:
+    """An authenticated, active user; anyone else (anonymous, deactivated) may see and do nothing."""
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def sees_everything(user) -> bool:
+    """Managers and integration users see every account; everyone else sees what they own or serve on."""
+    return signed_in(user) and user.sees_every_account
+
+
+def sees_everything_q(user_path: str) -> Q:
+    """User.sees_every_account for the user at `user_path` (e.g. "owner"), as a condition on related rows, so
+    a query decides per row (the digest, per action owner). Callers keep to active users themselves."""
+    return Q(**{f"{user_path}__is_superuser": True}) | Q(
+        **{f"{user_path}__role__in": [Role.MANAGER, Role.INTEGRATION]}
+    )
+
+
+def edits_in_app(user) -> bool:
+    """May this user edit anything in the app at all? Integration users never do: their key's scopes are their
+    right to write (accounts.access.may_write). Which accounts a rep may edit is then decided per account."""
+    return signed_in(user) and not user.is_integration
 
 
 class AccountStatus(models.TextChoices):
@@ -81,9 +113,9 @@ class Tier(models.TextChoices):
 class AccountQuerySet(models.QuerySet):
     def visible_to(self, user) -> "AccountQuerySet":
         """The accounts `user` may see: everything for managers and integrations, else owned or on the team."""
-        if not user.is_authenticated or not user.is_active:
+        if not signed_in(user):
             return self.none()
-        if user.sees_every_account:
+        if sees_everything(user):
             return self
         # A subquery, not a join: joining the team repeats an account per member and needed DISTINCT over
         # every column, which made each of a rep's list pages, counts and filter menus sort all their rows.
@@ -92,7 +124,9 @@ class AccountQuerySet(models.QuerySet):
         return self.filter(Q(owner=user) | Q(pk__any_of=on_team))
 
     def editable_by(self, user) -> "AccountQuerySet":
-        if not user.is_authenticated or not user.is_active or user.is_integration:
+        """The accounts `user` may edit in the app (accounts.access.can_edit, for a whole queryset): what they
+        see, for anyone who edits in the app at all. Managers see, and so edit, everything."""
+        if not edits_in_app(user):
             return self.none()
         return self.visible_to(user)
 

@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth
 
+from accounts import access
 from accounts.models import QUALIFYING_VISIT_KINDS, Account, CadenceAlert, Order, Tier, User, Visit
 from kam.web import int_or_none
 
@@ -190,7 +191,7 @@ def monthly_orders(account_ids, *, since: datetime.date) -> list[dict]:
 def with_parent_visibility(queryset: QuerySet[Account], *, user) -> QuerySet[Account]:
     """Annotate `parent_visible`: may `user` see the account's parent? (A rep may serve a subsidiary
     without seeing its group: then the parent is neither named nor numbered to them.) One subquery."""
-    if user.sees_every_account:
+    if access.sees_everything(user):
         return queryset.annotate(parent_visible=Value(True))
     parents = Account.objects.visible_to(user).filter(pk=OuterRef("parent_id"))
     return queryset.annotate(parent_visible=Exists(parents))

@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from accounts.models import Account, Order, User
+from accounts import access
+from accounts.models import Order, User
 
 # Keeps every IN (...) list well below SQLite's and PostgreSQL's parameter limits.
 CHUNK = 2000
@@ -28,12 +29,11 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start : start + size]
 
 
-def _resolve_accounts(user: User, rows: list[dict]) -> tuple[set[int], dict[str, int]]:
-    """The ids and references the rows name, mapped to accounts the user may write orders to."""
+def _resolve_accounts(user: User, key, rows: list[dict]) -> tuple[set[int], dict[str, int]]:
+    """The ids and references the rows name, mapped to accounts the user (through `key`) may write orders to."""
     ids = sorted({row["account"] for row in rows if "account" in row})
     references = sorted({row["account_reference"].strip() for row in rows if row.get("account_reference")})
-    # Integration users never edit in the app; their key's write_orders scope is their right to write.
-    visible = Account.objects.visible_to(user) if user.is_integration else Account.objects.editable_by(user)
+    visible = access.writable_accounts(user, key=key)
     found_ids: set[int] = set()
     by_reference: dict[str, int] = {}
     for part in _chunks(ids):
@@ -45,13 +45,14 @@ def _resolve_accounts(user: User, rows: list[dict]) -> tuple[set[int], dict[str,
 
 
 @transaction.atomic
-def orders_bulk_upsert(*, user: User, rows: list[dict]) -> BulkUpsertResult:
+def orders_bulk_upsert(*, user: User, rows: list[dict], key=None) -> BulkUpsertResult:
     """Create or update orders by (account, reference), all or nothing. The same rows twice change nothing.
 
-    Rows arrive validated field by field; here each row's account must be one the user can see, and no
-    (account, reference) may repeat. Any row error refuses the whole batch with every row's errors.
+    Rows arrive validated field by field; here each row's account must be one the user may write to (with
+    `key`, the API key of the request: accounts.access.writable_accounts), and no (account, reference) may
+    repeat. Any row error refuses the whole batch with every row's errors.
     """
-    found_ids, by_reference = _resolve_accounts(user, rows)
+    found_ids, by_reference = _resolve_accounts(user, key, rows)
     errors: list[dict] = [{} for _ in rows]
     keys: dict[tuple[int, str], int] = {}
     for index, row in enumerate(rows):

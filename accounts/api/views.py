@@ -218,7 +218,9 @@ class OrderViewSet(mixins.ListModelMixin, ApiViewSet):
     def bulk(self, request):
         serializer = s.OrderBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = orders_bulk_upsert(user=request.user, rows=serializer.validated_data["orders"])
+        result = orders_bulk_upsert(
+            user=request.user, rows=serializer.validated_data["orders"], key=api_key_of(request)
+        )
         return Response(s.OrderBulkResultSerializer(result).data)
 
 

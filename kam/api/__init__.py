@@ -6,7 +6,8 @@ viewset, the schema class and the 404 view are in `viewsets`, `schema` and `view
 
 - Authentication: an API key (integrations.authentication) or the browser session. A key acts as its user,
   so every queryset is scoped exactly as the pages are; its scopes (`scopes`) then narrow what it may do.
-- Permissions (`permissions`): `ScopePermission` (reads need `read`, each write declares its scope), `IsManager`.
+- Permissions (`permissions`): `ScopePermission` (reads need `read`, each write declares its scope); what a
+  role may do is asked of accounts.access by each app's views.
 - Errors (`problems`): one shape, RFC 9457 problem details, `application/problem+json`, for every 4xx and 5xx.
 - Throttling (`throttling`) per key (or per session user, or per address when anonymous), 429 with Retry-After.
 - Pagination (`pagination`): page numbers with a maximum page size; cursor pagination for the scores portfolio.

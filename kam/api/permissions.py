@@ -1,4 +1,5 @@
-"""Who may call what: reads need the `read` scope, each write its own; `IsManager` for managers only."""
+"""Who may call what: reads need the `read` scope, each write its own. What a role may do is
+accounts.access's question; an app's view asks it (scoring's MayRunScoring)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,3 @@ class ScopePermission(BasePermission):
             self.code = "missing_scope"
             return False
         return True
-
-
-class IsManager(BasePermission):
-    message = "Only managers can do this."
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_manager)

@@ -18,15 +18,16 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status
 from rest_framework.filters import OrderingFilter
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import access
 from accounts.api.base import AccountChildViewSet
 from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account
 from kam.api.pagination import RankCursorPagination
-from kam.api.permissions import IsManager, ScopePermission
+from kam.api.permissions import ScopePermission
 from kam.api.problems import Conflict, ServiceUnavailable
 from kam.api.scopes import ApiScope
 from kam.api.viewsets import ApiViewSet
@@ -274,6 +275,15 @@ class AccountScoreHistoryViewSet(mixins.ListModelMixin, AccountChildViewSet):
         )
 
 
+class MayRunScoring(BasePermission):
+    """accounts.access.may_run_scoring, which the key forms also ask before granting the run_scoring scope."""
+
+    message = "Only managers can do this."
+
+    def has_permission(self, request, view):
+        return access.may_run_scoring(request.user)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Scoring runs",
@@ -294,7 +304,7 @@ class ScoringRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
     def get_permissions(self):
         if self.request is not None and self.request.method == "POST":
-            return [IsAuthenticated(), ScopePermission(), IsManager()]
+            return [IsAuthenticated(), ScopePermission(), MayRunScoring()]
         return super().get_permissions()
 
     @extend_schema(
