@@ -21,12 +21,13 @@ pytestmark = pytest.mark.django_db
         ("/api/v1/accounts/?page_size=-5", "page_size"),
         ("/api/v1/accounts/?page_size=2.5", "page_size"),
         ("/api/v1/accounts/?page_size=", "page_size"),
-        ("/api/v1/accounts/1/visits/?page=0", "page"),
+        ("/api/v1/accounts/{account}/visits/?page=0", "page"),
         ("/api/v1/scores/?page_size=abc", "page_size"),
     ],
 )
 def test_page_and_page_size_must_be_whole_numbers_from_one(world, key_for, query, parameter):
-    body = assert_problem(key_for(world.manager).get(query), 400, field=parameter)
+    response = key_for(world.manager).get(query.format(account=world.rep_account.pk))
+    body = assert_problem(response, 400, field=parameter)
     assert "whole number from 1" in body["errors"][parameter][0]
 
 
