@@ -6,7 +6,6 @@ serializer validates, a service writes, an output serializer answers.
 
 from django.db.models import Prefetch
 from django.urls import reverse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -27,6 +26,7 @@ from accounts.api.examples import (
 from accounts.api.filters import AccountFilter, CadenceAlertFilter, OrderFilter, ServiceIssueFilter
 from accounts.api.services import orders_bulk_upsert
 from accounts.models import Account, AlertStatus, CadenceAlert, Order, ServiceIssue, Visit
+from kam.api.filters import FilterBackend
 from kam.api.permissions import api_key_of
 from kam.api.problems import Conflict
 from kam.api.scopes import ApiScope
@@ -95,7 +95,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     serializer_class = s.AccountSerializer
     write_scope = ApiScope.WRITE_ACCOUNTS
     queryset = Account.objects.none()
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = AccountFilter
     ordering_fields = ["name", "updated_at", "rank", "score", "id"]
     ordering = ["name", "id"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.urls import register_converter
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # --- Ids: in URLs, filters and bodies, never a number the database cannot hold ---------------------------
 
 MAX_ID = 2**63 - 1
+# How the schema documents an id wherever a client sends one: what IdField and the URL converter accept.
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 # Up to 18 digits always fits a 64-bit id column; a longer "id" names nothing (404), never a database error.
 ID_REGEX = "[0-9]{1,18}"
 
@@ -50,7 +51,7 @@ class IdField(forms.IntegerField):
         super().__init__(**kwargs)
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field(ID_SCHEMA)
 class IdFilter(django_filters.NumberFilter):
     """Filter by an id. django-filter's NumberFilter takes any decimal, e.g. 1e300, which no id column holds."""
 

@@ -62,6 +62,14 @@ class ProblemAutoSchema(AutoSchema):
         "415": "Send the body as application/json.",
     }
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # DRF refuses an empty list when allow_empty=False (`events`, `orders`); drf-spectacular does not
+        # say so, and a client following the schema would send [] and get a 400 it could not foresee.
+        if getattr(field, "allow_empty", True) is False and schema.get("type") == "array":
+            schema.setdefault("minItems", 1)
+        return schema
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = dict(self.problem_codes)

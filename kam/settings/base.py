@@ -179,7 +179,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "kam.api.permissions.ScopePermission",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["kam.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "kam.api.pagination.PagePagination",
     "PAGE_SIZE": 100,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

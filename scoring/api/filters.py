@@ -3,11 +3,10 @@
 import django_filters
 from django.db.models import F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Abs
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import Tier
-from kam.api.fields import IdFilter
+from kam.api.fields import ID_SCHEMA, IdFilter
 from scoring.models import ScoreResult, ScoringRun
 
 
@@ -19,15 +18,17 @@ class ScoreFilter(django_filters.FilterSet):
     changed_since_run = django_filters.ModelChoiceFilter(
         queryset=ScoringRun.objects.succeeded(),
         method="filter_changed_since",
-        help_text="Only accounts whose tier or score (to 0.01) differs from their result in this earlier "
-        "successful run, or that were not in it: an incremental pull.",
+        help_text="The id of an earlier successful scoring run (any other id is a 400): only accounts whose "
+        "tier or score (to 0.01) differs from their result in that run, or that were not in it: an "
+        "incremental pull.",
     )
 
     class Meta:
         model = ScoreResult
         fields = []
 
-    @extend_schema_field(OpenApiTypes.INT)
+    # An id, like every id: a run id from 1 (which one is valid depends on the runs, hence the 400 above).
+    @extend_schema_field(ID_SCHEMA)
     def filter_changed_since(self, queryset, name, run):
         before = ScoreResult.objects.filter(run=run, account_id=OuterRef("account_id"))
         return (

@@ -7,7 +7,6 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import parse_etags
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -26,6 +25,7 @@ from accounts import access
 from accounts.api.base import AccountChildViewSet
 from accounts.cadence import DEFAULT_TIER_CADENCE
 from accounts.models import Account
+from kam.api.filters import FilterBackend
 from kam.api.pagination import RankCursorPagination
 from kam.api.permissions import ScopePermission
 from kam.api.problems import Conflict, ServiceUnavailable
@@ -204,7 +204,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 class ScoreViewSet(mixins.ListModelMixin, ApiViewSet):
     serializer_class = s.ScoreSerializer
     pagination_class = ScorePagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = ScoreFilter
     ordering_fields = ["rank", "score"]
     ordering = ["rank"]
@@ -232,9 +232,12 @@ class ScoreViewSet(mixins.ListModelMixin, ApiViewSet):
         self.run = selectors.current_run()
         etag = self.etag()
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        # An invalid query is its 400 whatever If-None-Match says: a 304 would tell the client it was fine.
+        queryset = self.filter_queryset(self.get_queryset())
+        self.paginator.get_page_size(request)
         if _matches(request.headers.get("If-None-Match"), etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(queryset)
         self.paginator.run = self.run
         weights = self.run.model.normalised_weights if self.run else {}
         data = s.ScoreSerializer(page, many=True, context={"weights": weights}).data
