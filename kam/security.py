@@ -22,10 +22,12 @@ KAM_CSP (a setting) replaces the page policy, e.g. to add a reporting endpoint; 
 to sources like PAGE_POLICY.
 """
 
+import re
+
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 
-from kam.errors import too_large_response
+from kam.errors import bad_query_response, too_large_response
 
 PAGE_POLICY: dict[str, tuple[str, ...]] = {
     "default-src": ("'self'",),
@@ -119,6 +121,33 @@ class RequestSizeLimitMiddleware:
             declared = 0
         if limit and declared > limit:
             return too_large_response(request, limit)
+        return self.get_response(request)
+
+
+# C0 control characters but tab, newline and carriage return. NUL is refused by PostgreSQL in any text
+# (a 500, or a CSV export cut off mid-stream); the others have no business in a search or filter either.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class QueryStringGuardMiddleware:
+    """Refuses (400) a query string with a control character in any name or value, before a view reads it.
+
+    One check for every page, export and API list, instead of one per filter class: whatever parses the
+    query (AccountFilters, PortfolioFilters, django-filter, pagination) only ever sees printable text.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name, values in request.GET.lists():
+            if any(CONTROL_CHARACTERS.search(text) for text in (name, *values)):
+                shown = CONTROL_CHARACTERS.sub("", name)[:40]
+                return bad_query_response(
+                    request,
+                    f"The query parameter “{shown}” contains a control character (such as %00); "
+                    "remove it and try again.",
+                )
         return self.get_response(request)
 
 

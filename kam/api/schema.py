@@ -30,7 +30,8 @@ names the row: `orders[3].revenue`. 401: no or bad key; 403: missing scope or re
 not visible to you.
 
 **Limits.** Requests are throttled per key (429 with `Retry-After`); pages hold at most 1,000 items
-(`page_size`); request bodies at most 5 MB; a bulk upsert at most 10,000 orders.
+(`page_size`); JSON request bodies at most 5 MB (`KAM_API_MAX_REQUEST_BYTES`; larger is a 413 problem) and
+nested at most 32 levels (deeper is a 400 problem); a bulk upsert at most 10,000 orders.
 
 **Scores** come from the latest successful scoring run; `GET /api/v1/scores/` supports `If-None-Match`.
 
@@ -58,7 +59,7 @@ class ProblemAutoSchema(AutoSchema):
         "429": "Too many requests for this key; wait for Retry-After seconds.",
     }
     body_problem_codes = {
-        "413": "The request body is larger than the limit.",
+        "413": "The request body is larger than the limit (KAM_API_MAX_REQUEST_BYTES, 5 MB by default).",
         "415": "Send the body as application/json.",
     }
 
