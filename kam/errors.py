@@ -43,6 +43,11 @@ def permission_denied(request, exception=None):
     return render(request, "errors/403.html", {"message": str(exception or "")}, status=403)
 
 
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: Django's own page styles itself inline, which the Content-Security-Policy blocks."""
+    return render(request, "errors/403_csrf.html", status=403)
+
+
 def page_not_found(request, exception=None):
     return render(request, "errors/404.html", status=404)
 

@@ -14,6 +14,7 @@ SECRET_KEY = env("SECRET_KEY", "local-only-insecure-key-never-use-in-production"
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "kam.errors.csrf_failure"  # our layout; Django's page is styled inline (CSP)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "kam.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy, CORP on every response
+    "kam.security.UnreadBodyCloseMiddleware",  # outside the size limit: its 413 closes the connection too
     "kam.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
