@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts import access
 from accounts.models import User
+from accounts.validators import no_bidi_controls
 from kam.api.scopes import ApiScope
 from kam.models import TimeStampedModel
 
@@ -30,7 +31,11 @@ class ApiKey(models.Model):
     The secret carries 256 random bits, so a plain (fast) hash is enough: there is nothing to brute-force.
     """
 
-    name = models.CharField(max_length=100, help_text="Which system uses this key, e.g. 'ERP nightly sync'.")
+    name = models.CharField(
+        max_length=100,
+        help_text="Which system uses this key, e.g. 'ERP nightly sync'.",
+        validators=[no_bidi_controls],
+    )
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="api_keys", help_text="The key sees what this user sees."
     )
@@ -115,7 +120,7 @@ class WebhookEndpoint(TimeStampedModel):
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500, help_text="An http(s) address that accepts a JSON POST.")
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[no_bidi_controls])
     # Kept in clear because every delivery is signed with it; shown to people only when made or rotated.
     secret = models.CharField(max_length=64, editable=False)
     events = models.JSONField(default=list)
@@ -181,3 +186,4 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.endpoint_id} ({self.status})"
+
