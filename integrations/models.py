@@ -6,6 +6,7 @@ import hmac
 import secrets
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -187,3 +188,23 @@ class WebhookDelivery(models.Model):
     def __str__(self):
         return f"{self.event} to {self.endpoint_id} ({self.status})"
 
+
+class IdempotencyRecord(models.Model):
+    """A claimed Idempotency-Key and the answer it replays (kam.api.idempotency; KAM_IDEMPOTENCY_MODEL).
+
+    Inserted in the same transaction as the write it guards: the unique constraint is what makes a second,
+    concurrent request with the same key wait for the first and then replay it.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the method, address and body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self):
+        return f"{self.key} ({self.user})"

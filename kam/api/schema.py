@@ -33,6 +33,10 @@ not visible to you.
 (`page_size`); JSON request bodies at most 5 MB (`KAM_API_MAX_REQUEST_BYTES`; larger is a 413 problem) and
 nested at most 32 levels (deeper is a 400 problem); a bulk upsert at most 10,000 orders.
 
+**Retries.** `POST /accounts/`, `POST /orders/bulk/` and `POST /accounts/{id}/visits/` accept an
+`Idempotency-Key` header (a UUID): the same request with the same key within 24 hours replays the first
+answer and writes nothing, even when both arrive at once; the same key with another request is a 422 problem.
+
 **Scores** come from the latest successful scoring run; `GET /api/v1/scores/` supports `If-None-Match`.
 
 **Webhooks** (`run.succeeded`, `account.tier_changed`, `alert.opened`) are POSTed with

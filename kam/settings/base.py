@@ -237,6 +237,9 @@ KAM_API_RATE = _api_rate("KAM_API_RATE", "600/min")  # per API key (or session u
 KAM_API_ANON_RATE = _api_rate("KAM_API_ANON_RATE", "60/min")  # per address, for requests without credentials
 KAM_API_MAX_PAGE_SIZE = env_int("KAM_API_MAX_PAGE_SIZE", 1000)
 KAM_API_MAX_REQUEST_BYTES = env_int("KAM_API_MAX_REQUEST_BYTES", 5 * 1024 * 1024)  # a 10,000-order batch fits
+# Idempotency-Key (kam.api.idempotency): where claims are kept, and how long a key replays its first answer.
+KAM_IDEMPOTENCY_MODEL = "integrations.IdempotencyRecord"
+KAM_IDEMPOTENCY_HOURS = env_int("KAM_IDEMPOTENCY_HOURS", 24)
 KAM_API_BULK_MAX_ROWS = env_int("KAM_API_BULK_MAX_ROWS", 10_000)
 KAM_API_WEBHOOK_MAX_ATTEMPTS = env_int("KAM_API_WEBHOOK_MAX_ATTEMPTS", 6)
 KAM_API_WEBHOOK_BACKOFF_SECONDS = env_int("KAM_API_WEBHOOK_BACKOFF_SECONDS", 30)  # 30 s, 1, 2, 4, 8 min
