@@ -40,6 +40,7 @@ PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=KEY_FORMAT.pattern,
     description="Any unique string up to 255 printable ASCII characters (a UUID is ideal). Sending the same "
     "request again with the same key within 24 hours replays the first answer (status and body; the "
     "`Idempotent-Replayed: true` header says so) and writes nothing, also when both arrive at once. "

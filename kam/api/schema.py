@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 
+from kam.api import idempotency
 from kam.api.problems import PROBLEM_CONTENT_TYPE, ProblemSerializer
 
 API_DESCRIPTION = """
@@ -72,6 +73,8 @@ class ProblemAutoSchema(AutoSchema):
         codes = dict(self.problem_codes)
         if self.method in ("POST", "PUT", "PATCH"):
             codes.update(self.body_problem_codes)
+        if any(getattr(p, "name", None) == idempotency.HEADER for p in self.get_override_parameters()):
+            codes["422"] = "The Idempotency-Key was already used for a different request."
         for code, description in codes.items():
             responses.setdefault(code, {"description": description})
         for code, response in responses.items():

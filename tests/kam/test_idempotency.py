@@ -180,3 +180,11 @@ def test_three_identical_concurrent_posts_log_one_visit(world, monkeypatch):
     assert {status for status, _ in answers} == {201}
     assert len({visit for _, visit in answers}) == 1
     assert Visit.objects.filter(account=world.rep_account).count() == 1
+
+
+def test_the_schema_documents_the_422_and_the_key_format(openapi):  # noqa: F811
+    operation = openapi["paths"]["/api/v1/accounts/{account_pk}/visits/"]["post"]
+    assert "422" in operation["responses"]
+    header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["schema"]["pattern"] == "^[\\x21-\\x7e]{1,255}$"
+    assert "422" not in openapi["paths"]["/api/v1/accounts/{id}/"]["patch"]["responses"]
