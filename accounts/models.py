@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 
 from accounts import cadence
+from accounts.validators import no_bidi_controls
 from kam.models import AuditHistory, TimeStampedModel
 
 RATING_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
@@ -141,13 +142,17 @@ class AccountQuerySet(models.QuerySet):
 
 
 class Account(TimeStampedModel):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[no_bidi_controls])
     reference = models.CharField(
-        max_length=64, blank=True, default="", help_text="The customer's number in the ERP, if any."
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="The customer's number in the ERP, if any.",
+        validators=[no_bidi_controls],
     )
-    industry = models.CharField(max_length=100, blank=True)
+    industry = models.CharField(max_length=100, blank=True, validators=[no_bidi_controls])
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 two-letter country code.")
-    region = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True, validators=[no_bidi_controls])
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
@@ -358,7 +363,7 @@ class AccountTeamMember(TimeStampedModel):
 
 class Order(TimeStampedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders")
-    reference = models.CharField(max_length=64, blank=True, default="")
+    reference = models.CharField(max_length=64, blank=True, default="", validators=[no_bidi_controls])
     date = models.DateField()
     revenue = models.DecimalField(max_digits=14, decimal_places=2)
     variable_cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))

@@ -6,11 +6,13 @@ import hmac
 import secrets
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
 from accounts import access
 from accounts.models import User
+from accounts.validators import no_bidi_controls
 from integrations.outbound import validate_webhook_url
 from kam.api.scopes import ApiScope
 from kam.models import TimeStampedModel
@@ -33,7 +35,11 @@ class ApiKey(models.Model):
     The secret carries 256 random bits, so a plain (fast) hash is enough: there is nothing to brute-force.
     """
 
-    name = models.CharField(max_length=100, help_text="Which system uses this key, e.g. 'ERP nightly sync'.")
+    name = models.CharField(
+        max_length=100,
+        help_text="Which system uses this key, e.g. 'ERP nightly sync'.",
+        validators=[no_bidi_controls],
+    )
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="api_keys", help_text="The key sees what this user sees."
     )
@@ -134,7 +140,7 @@ class WebhookEndpoint(TimeStampedModel):
         validators=[validate_webhook_url],
         help_text="An http(s) address that accepts a JSON POST.",
     )
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[no_bidi_controls])
     # Kept in clear because every delivery is signed with it; shown to people only when made or rotated.
     secret = models.CharField(max_length=64, editable=False)
     events = models.JSONField(default=list)
@@ -200,3 +206,24 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.endpoint_id} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """A claimed Idempotency-Key and the answer it replays (kam.api.idempotency; KAM_IDEMPOTENCY_MODEL).
+
+    Inserted in the same transaction as the write it guards: the unique constraint is what makes a second,
+    concurrent request with the same key wait for the first and then replay it.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the method, address and body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self):
+        return f"{self.key} ({self.user})"

@@ -20,6 +20,13 @@ def bad_request(request, exception=None):
     return render(request, "errors/400.html", status=400)
 
 
+def bad_query_response(request, detail: str):
+    """400 for a query string no page or filter can use, naming the parameter: a problem or the 400 page."""
+    if request.path.startswith("/api/"):
+        return problem_response(400, detail, code="bad_query")
+    return render(request, "errors/400.html", {"message": detail}, status=400)
+
+
 def request_too_large(request, *, limit: int):
     return render(request, "errors/413.html", {"limit": limit}, status=413)
 
@@ -34,6 +41,11 @@ def too_large_response(request, limit: int):
 
 def permission_denied(request, exception=None):
     return render(request, "errors/403.html", {"message": str(exception or "")}, status=403)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: Django's own page styles itself inline, which the Content-Security-Policy blocks."""
+    return render(request, "errors/403_csrf.html", status=403)
 
 
 def page_not_found(request, exception=None):

@@ -14,6 +14,8 @@ policy and Cross-Origin-Opener-Policy; XFrameOptionsMiddleware sends X-Frame-Opt
   opened in a browser can never run or load anything.
 - Permissions-Policy: no camera, microphone, geolocation, payment, USB... for us or anything we embed.
 - Cross-Origin-Resource-Policy: same-origin, so other sites cannot embed our responses.
+- Cache-Control: private, no-store on the API and on everything a logged-in person gets, unless the view set
+  its own.
 
 It also holds the other request-level guards: the request size cap (RequestSizeLimitMiddleware) and the
 login throttle's backend and client address (django-axes, configured in settings).
@@ -22,10 +24,12 @@ KAM_CSP (a setting) replaces the page policy, e.g. to add a reporting endpoint; 
 to sources like PAGE_POLICY.
 """
 
+import re
+
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 
-from kam.errors import too_large_response
+from kam.errors import bad_query_response, too_large_response
 
 PAGE_POLICY: dict[str, tuple[str, ...]] = {
     "default-src": ("'self'",),
@@ -51,6 +55,10 @@ PAGE_POLICY: dict[str, tuple[str, ...]] = {
     "form-action": ("'self'",),
     "frame-ancestors": ("'none'",),
 }
+# The admin's history list (django-simple-history's template) has one inline style, style="border-top: 0" on
+# its paginator; this allows exactly that string, on those pages only.
+ADMIN_HISTORY_PATH = re.compile(r"^/admin/[^/]+/[^/]+/[^/]+/history/")
+ADMIN_HISTORY_STYLE = "'sha256-XMXSevYjgSjXgRafBFDvtjwX+yyWLrxfso9DcNZ9UXM='"  # "border-top: 0"
 DATA_POLICY: dict[str, tuple[str, ...]] = {
     "default-src": ("'none'",),
     "frame-ancestors": ("'none'",),
@@ -77,25 +85,56 @@ def render_policy(policy: dict[str, tuple[str, ...]]) -> str:
     return "; ".join(f"{directive} {' '.join(sources)}" for directive, sources in policy.items())
 
 
+def _with_style_attribute(policy: dict[str, tuple[str, ...]], source: str) -> dict[str, tuple[str, ...]]:
+    attributes = policy.get("style-src-attr", ("'unsafe-hashes'",))
+    if "'unsafe-hashes'" not in attributes:
+        attributes = ("'unsafe-hashes'", *attributes)
+    return {**policy, "style-src-attr": (*attributes, source)}
+
+
 def _is_data(response) -> bool:
     content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
     return content_type == "application/json" or content_type.endswith("+json")
 
 
+def _is_private(request) -> bool:
+    """An API answer, or any answer to a logged-in person (pages, fragments, exports, the admin).
+
+    request.user is only there once AuthenticationMiddleware ran: static files served by WhiteNoise earlier
+    keep their own long-lived public caching.
+    """
+    if request.path.startswith("/api/"):
+        return True
+    user = getattr(request, "user", None)
+    return user is not None and user.is_authenticated
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
-        self.page_policy = render_policy(getattr(settings, "KAM_CSP", None) or PAGE_POLICY)
+        page_policy = getattr(settings, "KAM_CSP", None) or PAGE_POLICY
+        self.page_policy = render_policy(page_policy)
         self.data_policy = render_policy(DATA_POLICY)
+        self.admin_history_policy = render_policy(_with_style_attribute(page_policy, ADMIN_HISTORY_STYLE))
 
     def __call__(self, request):
         response = self.get_response(request)
-        policy = self.data_policy if _is_data(response) else self.page_policy
+        if _is_data(response):
+            policy = self.data_policy
+        elif ADMIN_HISTORY_PATH.match(request.path):
+            policy = self.admin_history_policy
+        else:
+            policy = self.page_policy
         # With DEBUG on, Django's technical 404/500 pages are styled and scripted inline; a developer needs
         # them readable. (DEBUG is never on in production: the settings refuse it.)
         debug_page = settings.DEBUG and response.status_code in (404, 500) and not _is_data(response)
         if not debug_page:
             response.headers.setdefault("Content-Security-Policy", policy)
+        if _is_private(request):
+            # Shared caches and the browser's disk must not keep what one person may see. A view that chose
+            # its own policy keeps it: the scores API sends `private, no-cache` with its ETag, since no-store
+            # would leave the client nothing to revalidate and its If-None-Match/304 would never apply.
+            response.headers.setdefault("Cache-Control", "private, no-store")
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response
@@ -120,6 +159,69 @@ class RequestSizeLimitMiddleware:
         if limit and declared > limit:
             return too_large_response(request, limit)
         return self.get_response(request)
+
+
+# C0 control characters but tab, newline and carriage return. NUL is refused by PostgreSQL in any text
+# (a 500, or a CSV export cut off mid-stream); the others have no business in a search or filter either.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class QueryStringGuardMiddleware:
+    """Refuses (400) a query string with a control character in any name or value, before a view reads it.
+
+    One check for every page, export and API list, instead of one per filter class: whatever parses the
+    query (AccountFilters, PortfolioFilters, django-filter, pagination) only ever sees printable text.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name, values in request.GET.lists():
+            if any(CONTROL_CHARACTERS.search(text) for text in (name, *values)):
+                shown = CONTROL_CHARACTERS.sub("", name)[:40]
+                return bad_query_response(
+                    request,
+                    f"The query parameter “{shown}” contains a control character (such as %00); "
+                    "remove it and try again.",
+                )
+        return self.get_response(request)
+
+
+class UnreadBodyCloseMiddleware:
+    """`Connection: close` on an error answered without reading the request body (401, 403, 413 ...).
+
+    The unread bytes are still in the connection; a server that keeps it alive would read them as the next
+    request, or give up on the connection mid-way (gunicorn), so the client's next request on it fails.
+    Closing costs one reconnect and only happens on refusals. WSGI forbids hop-by-hop headers from
+    applications, so kam.wsgi turns this one into the server's own close (gunicorn's); the stdlib server
+    behind runserver and live_server drains unread bodies itself and would refuse the header.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # 413: read at most up to the limit. Otherwise: nothing read at all (WSGIRequest's own flag).
+        unread = response.status_code == 413 or not getattr(request, "_read_started", False)
+        if (
+            response.status_code >= 400
+            and unread
+            and _has_body(request)
+            and not request.META.get("SERVER_SOFTWARE", "").startswith("WSGIServer/")
+        ):
+            response["Connection"] = "close"
+        return response
+
+
+def _has_body(request) -> bool:
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return True
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > 0
+    except ValueError:
+        return True
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):

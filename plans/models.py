@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils.formats import date_format
 
 from accounts.models import Account, User
+from accounts.validators import no_bidi_controls
 from kam.models import AuditHistory, TimeStampedModel
 
 
@@ -20,7 +21,7 @@ class PlanStatus(models.TextChoices):
 
 class AccountPlan(TimeStampedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plans")
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[no_bidi_controls])
     period_start = models.DateField()
     period_end = models.DateField()
     status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.DRAFT)
@@ -59,7 +60,7 @@ class ObjectiveStatus(models.TextChoices):
 
 class Objective(TimeStampedModel):
     plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="objectives")
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[no_bidi_controls])
     metric = models.CharField(max_length=100, help_text="What is measured, e.g. 'annual revenue' or 'CM %'.")
     baseline = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     target = models.DecimalField(max_digits=14, decimal_places=2)
@@ -127,7 +128,7 @@ class PlanAction(TimeStampedModel):
     objective = models.ForeignKey(
         Objective, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
     )
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[no_bidi_controls])
     approach = models.CharField(max_length=20, choices=Approach.choices)
     owner = models.ForeignKey(
         User,

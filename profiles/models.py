@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import Account, BuyingRole, User
+from accounts.validators import no_bidi_controls
 from kam.models import AuditHistory, TimeStampedModel
 
 ONE_TO_FIVE = [MinValueValidator(1), MaxValueValidator(5)]
@@ -72,11 +73,11 @@ class BuyingInfluencerQuerySet(models.QuerySet):
 
 class BuyingInfluencer(TimeStampedModel):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="influencers")
-    reference = models.CharField(max_length=64, blank=True, default="")
-    name = models.CharField(max_length=200)
-    title = models.CharField(max_length=200, blank=True)
-    function = models.CharField(max_length=100, blank=True)
-    site = models.CharField(max_length=100, blank=True)
+    reference = models.CharField(max_length=64, blank=True, default="", validators=[no_bidi_controls])
+    name = models.CharField(max_length=200, validators=[no_bidi_controls])
+    title = models.CharField(max_length=200, blank=True, validators=[no_bidi_controls])
+    function = models.CharField(max_length=100, blank=True, validators=[no_bidi_controls])
+    site = models.CharField(max_length=100, blank=True, validators=[no_bidi_controls])
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     buying_role = models.CharField(max_length=20, choices=BuyingRole.choices, default=BuyingRole.USER)

@@ -25,6 +25,7 @@ from accounts.models import (
     Visit,
     VisitKind,
 )
+from accounts.validators import no_bidi_controls
 from kam.api.fields import MAX_ID, IdRelatedField
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -138,7 +139,8 @@ class AccountWriteSerializer(serializers.ModelSerializer):
             "cadence_days",
         ]
         extra_kwargs = {
-            "reference": {"validators": []},
+            # Uniqueness is the service's to check (with a clearer message); the text rule stays.
+            "reference": {"validators": [no_bidi_controls]},
             # No serializer default: a default would overwrite the stored status on every PUT without it.
             "status": {"help_text": "New accounts are active unless you say otherwise; left out, kept."},
             # A bound the database column leaves to the backend (SQLite has none): at most ten years.
@@ -252,7 +254,9 @@ class OrderRowSerializer(serializers.Serializer):
     account_reference = serializers.CharField(
         required=False, max_length=64, help_text="... or its reference (the customer number in your ERP)."
     )
-    reference = serializers.CharField(max_length=64, help_text="Your order number; unique per account.")
+    reference = serializers.CharField(
+        max_length=64, validators=[no_bidi_controls], help_text="Your order number; unique per account."
+    )
     date = serializers.DateField(help_text="From 1990-01-01 to today (in the installation's time zone).")
     revenue = serializers.DecimalField(**MONEY, min_value=0)
     variable_cost = serializers.DecimalField(**MONEY, min_value=0, required=False, default=0)

@@ -26,6 +26,7 @@ from accounts.api.examples import (
 from accounts.api.filters import AccountFilter, CadenceAlertFilter, OrderFilter, ServiceIssueFilter
 from accounts.api.services import orders_bulk_upsert
 from accounts.models import Account, AlertStatus, CadenceAlert, Order, ServiceIssue, Visit
+from kam.api import idempotency
 from kam.api.filters import FilterBackend
 from kam.api.permissions import api_key_of
 from kam.api.problems import Conflict
@@ -52,6 +53,7 @@ from kam.api.viewsets import ApiViewSet
         "integration keys may name the owner. Key designation is a manager's decision in the app.",
         request=s.AccountWriteSerializer,
         responses={201: s.AccountSerializer},
+        parameters=[idempotency.PARAMETER],
         examples=[
             OpenApiExample(
                 "A new customer from the ERP",
@@ -118,6 +120,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         headers = {"Location": reverse("v1:account-detail", args=[account.pk])} if code == 201 else None
         return Response(s.AccountSerializer(account).data, status=code, headers=headers)
 
+    @idempotency.idempotent
     def create(self, request):
         serializer = s.AccountWriteSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -170,6 +173,7 @@ class OrderViewSet(mixins.ListModelMixin, ApiViewSet):
         "amount), nothing is written and `errors` lists every problem as `orders[<row>].<field>`. "
         "Needs the `write_orders` scope.",
         request=s.OrderBulkSerializer,
+        parameters=[idempotency.PARAMETER],
         responses={200: s.OrderBulkResultSerializer},
         examples=[
             OpenApiExample(
@@ -215,6 +219,7 @@ class OrderViewSet(mixins.ListModelMixin, ApiViewSet):
         ],
     )
     @action(detail=False, methods=["post"], url_path="bulk")
+    @idempotency.idempotent
     def bulk(self, request):
         serializer = s.OrderBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -237,6 +242,7 @@ class OrderViewSet(mixins.ListModelMixin, ApiViewSet):
         "the `write_visits` scope and an account you may change.",
         request=s.VisitCreateSerializer,
         responses={201: s.VisitSerializer},
+        parameters=[idempotency.PARAMETER],
         examples=[
             OpenApiExample(
                 "An on-site visit",
@@ -262,6 +268,7 @@ class AccountVisitViewSet(mixins.ListModelMixin, AccountChildViewSet):
         people = Prefetch("influencers", queryset=Visit.influencers.rel.model.objects.only("id"))
         return account.visits.prefetch_related(people).order_by("-date", "-id")
 
+    @idempotency.idempotent
     def create(self, request, account_pk=None):
         account = self.get_account(write=True)
         serializer = s.VisitCreateSerializer(data=request.data, context={"account": account})

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from accounts.models import Role, User
+from accounts.validators import BIDI_CONTROLS, BIDI_MESSAGE
 from dataio.imports import parsing
 
 MAX_PROBLEMS = 1000
@@ -124,6 +125,15 @@ class Importer:
             lengths = np.fromiter(map(len, values.to_numpy()), dtype=np.int64, count=len(values))
             self.problems.add_mask(
                 frame, lengths > spec.max_length, name, f"Longer than {spec.max_length} characters.", values
+            )
+            # A field with a length limit is a name, reference or title: the models refuse bidirectional
+            # controls there (accounts.validators), and an import must refuse what a form would.
+            self.problems.add_mask(
+                frame,
+                values.str.contains(BIDI_CONTROLS.pattern, regex=True).to_numpy(dtype=bool),
+                name,
+                BIDI_MESSAGE,
+                values,
             )
         return values
 

@@ -12,5 +12,6 @@ viewset, the schema class and the 404 view are in `viewsets`, `schema` and `view
 - Throttling (`throttling`) per key (or per session user, or per address when anonymous), 429 with Retry-After.
 - Pagination (`pagination`): page numbers with a maximum page size; cursor pagination for the scores portfolio.
 - Ids (`fields`): the `<id:...>` path converter, id fields and filters that refuse numbers PostgreSQL cannot hold.
-- Parsing (`parsers`): a JSON parser that refuses bodies over KAM_API_MAX_REQUEST_BYTES (413) before reading them.
+- Parsing (`parsers`): the JSON parser; bodies over KAM_API_MAX_REQUEST_BYTES are 413, nesting past 32 levels 400.
+- Retries (`idempotency`): `@idempotent` on the writes that create records honours an `Idempotency-Key` header.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 
+from kam.api import idempotency
 from kam.api.problems import PROBLEM_CONTENT_TYPE, ProblemSerializer
 
 API_DESCRIPTION = """
@@ -30,7 +31,12 @@ names the row: `orders[3].revenue`. 401: no or bad key; 403: missing scope or re
 not visible to you.
 
 **Limits.** Requests are throttled per key (429 with `Retry-After`); pages hold at most 1,000 items
-(`page_size`); request bodies at most 5 MB; a bulk upsert at most 10,000 orders.
+(`page_size`); JSON request bodies at most 5 MB (`KAM_API_MAX_REQUEST_BYTES`; larger is a 413 problem) and
+nested at most 32 levels (deeper is a 400 problem); a bulk upsert at most 10,000 orders.
+
+**Retries.** `POST /accounts/`, `POST /orders/bulk/` and `POST /accounts/{id}/visits/` accept an
+`Idempotency-Key` header (a UUID): the same request with the same key within 24 hours replays the first
+answer and writes nothing, even when both arrive at once; the same key with another request is a 422 problem.
 
 **Scores** come from the latest successful scoring run; `GET /api/v1/scores/` supports `If-None-Match`.
 
@@ -58,7 +64,7 @@ class ProblemAutoSchema(AutoSchema):
         "429": "Too many requests for this key; wait for Retry-After seconds.",
     }
     body_problem_codes = {
-        "413": "The request body is larger than the limit.",
+        "413": "The request body is larger than the limit (KAM_API_MAX_REQUEST_BYTES, 5 MB by default).",
         "415": "Send the body as application/json.",
     }
 
@@ -75,6 +81,8 @@ class ProblemAutoSchema(AutoSchema):
         codes = dict(self.problem_codes)
         if self.method in ("POST", "PUT", "PATCH"):
             codes.update(self.body_problem_codes)
+        if any(getattr(p, "name", None) == idempotency.HEADER for p in self.get_override_parameters()):
+            codes["422"] = "The Idempotency-Key was already used for a different request."
         for code, description in codes.items():
             responses.setdefault(code, {"description": description})
         for code, response in responses.items():

@@ -14,6 +14,7 @@ SECRET_KEY = env("SECRET_KEY", "local-only-insecure-key-never-use-in-production"
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "kam.errors.csrf_failure"  # our layout; Django's page is styled inline (CSP)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,12 +48,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "kam.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy, CORP on every response
+    "kam.security.UnreadBodyCloseMiddleware",  # outside the size limit: its 413 closes the connection too
     "kam.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kam.security.QueryStringGuardMiddleware",  # after auth: its 400 page shows the user's own layout
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -234,6 +237,9 @@ KAM_API_RATE = _api_rate("KAM_API_RATE", "600/min")  # per API key (or session u
 KAM_API_ANON_RATE = _api_rate("KAM_API_ANON_RATE", "60/min")  # per address, for requests without credentials
 KAM_API_MAX_PAGE_SIZE = env_int("KAM_API_MAX_PAGE_SIZE", 1000)
 KAM_API_MAX_REQUEST_BYTES = env_int("KAM_API_MAX_REQUEST_BYTES", 5 * 1024 * 1024)  # a 10,000-order batch fits
+# Idempotency-Key (kam.api.idempotency): where claims are kept, and how long a key replays its first answer.
+KAM_IDEMPOTENCY_MODEL = "integrations.IdempotencyRecord"
+KAM_IDEMPOTENCY_HOURS = env_int("KAM_IDEMPOTENCY_HOURS", 24)
 KAM_API_BULK_MAX_ROWS = env_int("KAM_API_BULK_MAX_ROWS", 10_000)
 KAM_API_WEBHOOK_MAX_ATTEMPTS = env_int("KAM_API_WEBHOOK_MAX_ATTEMPTS", 6)
 KAM_API_WEBHOOK_BACKOFF_SECONDS = env_int("KAM_API_WEBHOOK_BACKOFF_SECONDS", 30)  # 30 s, 1, 2, 4, 8 min

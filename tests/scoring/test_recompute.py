@@ -6,8 +6,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import account_update
@@ -313,3 +314,46 @@ def test_deleting_an_account_waits_for_a_run_that_is_publishing(postgres):
         publisher.close()
     Account.objects.get(pk=account.pk).delete()
     assert not Account.objects.filter(pk=account.pk).exists()
+
+
+def _stuck_run(*, started_ago: datetime.timedelta) -> ScoringRun:
+    """A run whose process died mid-way: still running, still holding the lock."""
+    run = scoring_run_request(as_of=AS_OF)
+    ScoringRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, phase="score", started_at=timezone.now() - started_ago
+    )
+    return run
+
+
+def test_recompute_command_reaps_a_run_killed_past_the_time_limit_and_recomputes(portfolio, settings, capsys):
+    settings.KAM_RUN_TIME_LIMIT_SECONDS = 30 * 60
+    dead = _stuck_run(started_ago=datetime.timedelta(minutes=31))
+    call_command("recompute_portfolio", "--as-of", AS_OF.isoformat())
+    out = capsys.readouterr().out
+    assert "Marked 1 stuck run failed" in out
+    assert "succeeded" in out
+    dead.refresh_from_db()
+    assert (dead.status, dead.holds_lock) == (RunStatus.FAILED, False)
+    assert selectors.current_run().status == RunStatus.SUCCEEDED
+
+
+def test_recompute_command_still_refuses_while_a_run_within_its_time_limit_holds_the_lock(
+    portfolio, settings
+):
+    settings.KAM_RUN_TIME_LIMIT_SECONDS = 30 * 60
+    alive = _stuck_run(started_ago=datetime.timedelta(minutes=5))
+    with pytest.raises(CommandError, match="is already running"):
+        call_command("recompute_portfolio", "--as-of", AS_OF.isoformat())
+    alive.refresh_from_db()
+    assert (alive.status, alive.holds_lock) == (RunStatus.RUNNING, True)
+
+
+def test_reap_command_frees_the_lock_of_a_dead_run(portfolio, settings, capsys):
+    settings.KAM_RUN_TIME_LIMIT_SECONDS = 30 * 60
+    dead = _stuck_run(started_ago=datetime.timedelta(hours=2))
+    call_command("reap_scoring_runs")
+    assert capsys.readouterr().out.strip() == "Reaped 1 stuck scoring run."
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED
+    assert "did not finish within 30 minutes" in dead.error
+    assert scoring_run_request(as_of=AS_OF).status == RunStatus.QUEUED

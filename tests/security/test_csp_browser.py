@@ -112,7 +112,12 @@ def test_pages_render_without_a_csp_violation(live_server, demo, monkeypatch):
     admin_violations, _ = visit_all(
         live_server.url,
         "admin",
-        ["/admin/", "/admin/accounts/account/", f"/admin/accounts/account/{account}/change/"],
+        [
+            "/admin/",
+            "/admin/accounts/account/",
+            f"/admin/accounts/account/{account}/change/",
+            f"/admin/accounts/account/{account}/history/",
+        ],
     )
     violations.update(admin_violations)
 

@@ -3,6 +3,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from scoring.runs import scoring_runs_reap
 from scoring.services import NoActiveModel, RunInProgress, portfolio_recompute
 
 
@@ -14,6 +15,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_of=None, **options):
         as_of = as_of or timezone.localdate()
+        # Without beat nothing else frees the lock of a run killed mid-way (a cron job stopped, a machine
+        # lost): reap the runs past their time limit first, so only a run that may still be alive refuses.
+        if reaped := scoring_runs_reap():
+            self.stdout.write(
+                f"Marked {reaped} stuck run{'s' if reaped != 1 else ''} failed (past the time limit)."
+            )
         try:
             run = portfolio_recompute(as_of=as_of, trigger="command")
         except (RunInProgress, NoActiveModel) as exc:
