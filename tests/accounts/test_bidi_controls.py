@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import Account, Order
 from accounts.validators import no_bidi_controls
 from kam.api.scopes import ApiScope
-from tests.api.conftest import assert_problem, key_for  # noqa: F401 (a fixture)
+from tests.fixtures.api import assert_problem, key_for  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from accounts.models import Account
 from accounts.validators import BIDI_MESSAGE
 from dataio.models import ImportStatus
-from tests.imports.conftest import messages, run
+from tests.fixtures.imports import messages, run
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.api.conftest import key_for  # noqa: F401 (a fixture)
+from tests.fixtures.api import key_for  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
