@@ -147,12 +147,7 @@ def detect_delimiter(first_line: str, stated: str = "") -> str:
     """The stated delimiter, else whichever of comma, semicolon and tab splits the header line most."""
     if stated:
         return stated
-    counts = {}
-    for delimiter in DELIMITERS:
-        try:
-            counts[delimiter] = len(next(csv.reader([first_line], delimiter=delimiter))) - 1
-        except (csv.Error, StopIteration):
-            counts[delimiter] = 0
+    counts = {delimiter: max(_fields(first_line, delimiter) - 1, 0) for delimiter in DELIMITERS}
     best = max(counts, key=lambda d: (counts[d], d == ","))
     return best if counts[best] > 0 else ","
 
@@ -164,7 +159,18 @@ def inspect(content: bytes, *, encoding: str = "", delimiter: str = "") -> FileI
     encoding = detect_encoding(content, encoding)
     head = content[:65536].decode(encoding, errors="ignore").lstrip("\ufeff")
     first_line = head.splitlines()[0] if head.strip() else ""
-    return FileInfo("csv", encoding, detect_delimiter(first_line, delimiter))
+    delimiter = detect_delimiter(first_line, delimiter)
+    # Counted here, before pandas builds a frame of them: 100,000 columns take it many seconds.
+    cut = len(content) > 65536 and "\n" not in head and "\r" not in head
+    _refuse_too_many_columns(_fields(first_line, delimiter), at_least=cut)
+    return FileInfo("csv", encoding, delimiter)
+
+
+def _fields(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter)))
+    except (csv.Error, StopIteration):
+        return 0
 
 
 def _clean_headers(headers) -> list[str]:
@@ -272,16 +278,19 @@ def _parser_message(exc: Exception, width: int) -> str:
     if match:
         _, line, saw = match.groups()
         return f"line {line} has {saw} fields where the header has {width}."
+    match = re.search(r"EOF inside string starting at row (\d+)", message)
+    if match:  # pandas counts rows from 0, the header being row 0
+        return f"the quote opened in row {int(match.group(1)) + 1} is never closed."
     return message
 
 
-def _refuse_too_many_columns(width: int) -> None:
-    # Checked before anything else reads the file: every column costs work on every page of the import.
+def _refuse_too_many_columns(width: int, *, at_least: bool = False) -> None:
+    # Every column costs work on every page of the import (the mapping form lists each one).
     limit = settings.KAM_IMPORT_MAX_COLUMNS
     if width > limit:
         raise ImportFileError(
-            f"The file has {width:,} columns; an import reads at most {limit}. Remove the columns it does not "
-            "need."
+            f"The file has {'at least ' if at_least else ''}{width:,} columns; an import reads at most "
+            f"{limit}. Remove the columns it does not need."
         )
 
 
