@@ -118,29 +118,32 @@ def detect_encoding(content: bytes, stated: str = "") -> str:
     return "cp1252"
 
 
-_NON_ASCII_LINE = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
+# Two bytes that begin a UTF-8 letter; rare in Windows-1252 text ("Ã©" is how "é" looks when misread).
+_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 
 
 def _refuse_mixed_encodings(content: bytes) -> None:
     """A file that is not UTF-8 as a whole but has UTF-8 lines was pasted together from two sources: read as
     Windows-1252, its UTF-8 lines would come out garbled ("CafÃ©"), so it is refused, naming a line of each.
+    One regex scan in C finds the candidates; only their lines are decoded.
     """
-    utf8_line = cp1252_line = None
-    line, position = 1, 0
-    for match in _NON_ASCII_LINE.finditer(content):
-        line += content.count(b"\n", position, match.start())
-        position = match.start()
+    for match in _UTF8_PAIR.finditer(content):
+        start = content.rfind(b"\n", 0, match.start()) + 1
+        end = content.find(b"\n", match.end())
         try:
-            match.group().decode("utf-8")
-            utf8_line = utf8_line or line
+            content[start : len(content) if end < 0 else end].decode("utf-8")
         except UnicodeDecodeError:
-            cp1252_line = cp1252_line or line
-        if utf8_line and cp1252_line:
+            continue  # a Windows-1252 line that happens to hold such a pair
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            utf8_line = content.count(b"\n", 0, start) + 1
+            cp1252_line = content.count(b"\n", 0, exc.start) + 1
             raise ImportFileError(
                 f"The file mixes two encodings: line {utf8_line} is UTF-8 but line {cp1252_line} is not "
                 "(Windows-1252?), so some letters would come out garbled. Save the whole file again as "
                 "CSV UTF-8."
-            )
+            ) from None
 
 
 def detect_delimiter(first_line: str, stated: str = "") -> str:
