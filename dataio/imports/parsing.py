@@ -9,6 +9,7 @@ vectorised, by the importers.
 import csv
 import datetime
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -251,7 +252,8 @@ def _csv_chunks(content: bytes, info: FileInfo, chunk_rows: int) -> Iterator[pd.
         )
         start = FIRST_DATA_ROW
         first = True
-        for frame in reader:
+        # The first chunk holds the header line too: one more row, so it has chunk_rows of data like the rest.
+        for frame in itertools.chain([reader.get_chunk(chunk_rows + 1)], reader):
             if first:  # the header line, read above
                 frame, first = frame.iloc[1:], False
             spare = frame[str(width)].to_numpy(dtype=object) != ""

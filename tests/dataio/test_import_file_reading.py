@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from accounts.models import Account, Order
-from dataio.imports.parsing import ImportFileError
+from dataio.imports.parsing import ImportFileError, inspect, iter_chunks
 from dataio.models import ImportRecord, ImportStatus
 from tests.fixtures.imports import counts, messages, run, xlsx_bytes, xlsx_edited
 
@@ -184,3 +184,12 @@ def test_a_date_far_in_the_past_in_a_workbook_is_still_read(world):
     content = xlsx_bytes([["account_reference", "date", "revenue"], ["C-1", datetime.date(1995, 1, 2), 5]])
     _, result = run("orders", content, user=world.manager, name="o.xlsx")
     assert result.ok, result.problems
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 20])
+def test_every_chunk_holds_as_many_rows_as_asked_the_first_too(chunk_rows):
+    content = ("reference,name\n" + "".join(f"R{i},N{i}\n" for i in range(45))).encode()
+    chunks = list(iter_chunks(content, inspect(content), chunk_rows=chunk_rows))
+    assert [len(c) for c in chunks[:-1]] == [chunk_rows] * (len(chunks) - 1)
+    assert sum(len(c) for c in chunks) == 45
+    assert chunks[0]["_row"].iloc[0] == 2
