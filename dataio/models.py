@@ -68,6 +68,10 @@ class ImportRecord(TimeStampedModel):
         return self.status in (ImportStatus.SUCCEEDED, ImportStatus.CHECKED, ImportStatus.FAILED)
 
     @property
+    def errors_not_shown(self) -> int:
+        return max(self.error_count - len(self.errors), 0)
+
+    @property
     def in_progress(self) -> bool:
         return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
 

@@ -21,6 +21,7 @@ from dataio.imports.service import (
     IMPORTERS,
     MAX_BYTES,
     PREVIEW_ROWS,
+    ImportQueueUnavailable,
     import_queue,
     import_run,
     import_start,
@@ -158,7 +159,10 @@ def import_preview(request, pk):
     )
     rows = []
     if not missing:
-        first = next(parsing.iter_chunks(content, info, chunk_rows=PREVIEW_ROWS), None)
+        try:
+            first = next(parsing.iter_chunks(content, info, chunk_rows=PREVIEW_ROWS), None)
+        except parsing.ImportFileError:
+            first = None  # the check above read the same rows and lists the problem
         if first is not None:
             mapped = mapped_frame(first.head(PREVIEW_ROWS), record.mapping, IMPORTERS[record.kind])
             rows = mapped.to_dict("records")
@@ -190,7 +194,12 @@ def import_preview(request, pk):
 @manager_page
 def import_commit(request, pk):
     record = _record(request, pk, mine=True)
-    if not import_queue(record=record):
+    try:
+        queued = import_queue(record=record)
+    except ImportQueueUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("imports:preview", pk=record.pk)
+    if not queued:
         messages.info(request, "This file was already imported.")
     return redirect("imports:detail", pk=record.pk)
 

@@ -9,6 +9,7 @@ vectorised, by the importers.
 import csv
 import datetime
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
 CHUNK_ROWS = 100_000
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -51,18 +53,43 @@ def sniff_format(content: bytes) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 names = set(archive.namelist())
+                if all(entry in names for entry in XLSX_ENTRIES):
+                    _refuse_zip_bomb(archive)
+                    return "xlsx"
         except zipfile.BadZipFile:
             raise ImportFileError("The file looks like a zip archive but is damaged.") from None
-        if all(entry in names for entry in XLSX_ENTRIES):
-            return "xlsx"
         raise ImportFileError(
             "The file is a zip archive, not an Excel workbook (.xlsx). Save it as .xlsx or CSV."
         )
     if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise ImportFileError("Old Excel files (.xls) are not supported: save the sheet as .xlsx or CSV.")
-    if b"\x00" in content[:65536]:
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ImportFileError("The file is UTF-16 text: save it as CSV in UTF-8 (Excel: CSV UTF-8).")
+    nul = content.find(b"\x00")
+    if 0 <= nul < 65536:
         raise ImportFileError("The file is not text (CSV) nor an Excel workbook (.xlsx).")
+    if nul >= 0:
+        # Text up to here, then a zero byte: no database stores it, and it is never part of a real value.
+        line = content.count(b"\n", 0, nul) + 1
+        raise ImportFileError(
+            f"Line {line} contains a NUL character (a zero byte), which is not text: remove it, "
+            "or export the file again."
+        )
     return "csv"
+
+
+def _refuse_zip_bomb(archive: zipfile.ZipFile) -> None:
+    """A workbook is unpacked by openpyxl (the shared strings and styles whole, in memory): refuse one that
+    would unpack to more than KAM_IMPORT_MAX_UNPACKED_BYTES before opening it. The sizes checked are the
+    declared ones; zipfile stops every member at its declared size and fails its CRC if there is more, so
+    a member that lies about its size is read as damaged, never past the limit."""
+    limit = settings.KAM_IMPORT_MAX_UNPACKED_BYTES
+    unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > limit:
+        raise ImportFileError(
+            f"The workbook unpacks to {unpacked / 1e6:,.0f} MB; the limit is {limit / 1e6:,.0f} MB. "
+            "Save the sheet as CSV, or split it."
+        )
 
 
 def detect_encoding(content: bytes, stated: str = "") -> str:
@@ -88,19 +115,43 @@ def detect_encoding(content: bytes, stated: str = "") -> str:
         raise ImportFileError(
             "The file is not text in UTF-8 or Windows-1252: save it as CSV (UTF-8)."
         ) from None
+    _refuse_mixed_encodings(content)
     return "cp1252"
+
+
+# Two bytes that begin a UTF-8 letter; rare in Windows-1252 text ("Ã©" is how "é" looks when misread).
+_UTF8_PAIR = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+
+
+def _refuse_mixed_encodings(content: bytes) -> None:
+    """A file that is not UTF-8 as a whole but has UTF-8 lines was pasted together from two sources: read as
+    Windows-1252, its UTF-8 lines would come out garbled ("CafÃ©"), so it is refused, naming a line of each.
+    One regex scan in C finds the candidates; only their lines are decoded.
+    """
+    for match in _UTF8_PAIR.finditer(content):
+        start = content.rfind(b"\n", 0, match.start()) + 1
+        end = content.find(b"\n", match.end())
+        try:
+            content[start : len(content) if end < 0 else end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # a Windows-1252 line that happens to hold such a pair
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            utf8_line = content.count(b"\n", 0, start) + 1
+            cp1252_line = content.count(b"\n", 0, exc.start) + 1
+            raise ImportFileError(
+                f"The file mixes two encodings: line {utf8_line} is UTF-8 but line {cp1252_line} is not "
+                "(Windows-1252?), so some letters would come out garbled. Save the whole file again as "
+                "CSV UTF-8."
+            ) from None
 
 
 def detect_delimiter(first_line: str, stated: str = "") -> str:
     """The stated delimiter, else whichever of comma, semicolon and tab splits the header line most."""
     if stated:
         return stated
-    counts = {}
-    for delimiter in DELIMITERS:
-        try:
-            counts[delimiter] = len(next(csv.reader([first_line], delimiter=delimiter))) - 1
-        except (csv.Error, StopIteration):
-            counts[delimiter] = 0
+    counts = {delimiter: max(_fields(first_line, delimiter) - 1, 0) for delimiter in DELIMITERS}
     best = max(counts, key=lambda d: (counts[d], d == ","))
     return best if counts[best] > 0 else ","
 
@@ -112,7 +163,18 @@ def inspect(content: bytes, *, encoding: str = "", delimiter: str = "") -> FileI
     encoding = detect_encoding(content, encoding)
     head = content[:65536].decode(encoding, errors="ignore").lstrip("\ufeff")
     first_line = head.splitlines()[0] if head.strip() else ""
-    return FileInfo("csv", encoding, detect_delimiter(first_line, delimiter))
+    delimiter = detect_delimiter(first_line, delimiter)
+    # Counted here, before pandas builds a frame of them: 100,000 columns take it many seconds.
+    cut = len(content) > 65536 and "\n" not in head and "\r" not in head
+    _refuse_too_many_columns(_fields(first_line, delimiter), at_least=cut)
+    return FileInfo("csv", encoding, delimiter)
+
+
+def _fields(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter)))
+    except (csv.Error, StopIteration):
+        return 0
 
 
 def _clean_headers(headers) -> list[str]:
@@ -124,6 +186,8 @@ def _clean_headers(headers) -> list[str]:
 
 
 def read_headers(content: bytes, info: FileInfo) -> list[str]:
+    if info.format == "csv":
+        return _csv_headers(content, info)
     for frame in iter_chunks(content, info, chunk_rows=1):
         return list(frame.columns[1:])
     return []
@@ -137,12 +201,48 @@ def iter_chunks(content: bytes, info: FileInfo, *, chunk_rows: int = CHUNK_ROWS)
         yield from _csv_chunks(content, info, chunk_rows)
 
 
+def _text(content: bytes, info: FileInfo) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(content), encoding=info.encoding, newline="")
+
+
+def _csv_headers(content: bytes, info: FileInfo) -> list[str]:
+    """The header line's fields, checked ([] for a file without one)."""
+    try:
+        header = pd.read_csv(
+            _text(content, info),
+            sep=info.delimiter or ",",
+            header=None,
+            nrows=1,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return []
+    except pd.errors.ParserError as exc:
+        raise ImportFileError(f"The file is not a well-formed CSV: {exc}".strip()) from None
+    _refuse_too_many_columns(header.shape[1])
+    headers = _clean_headers(header.iloc[0])
+    _refuse_duplicate_headers(headers)
+    return headers
+
+
 def _csv_chunks(content: bytes, info: FileInfo, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    text = io.TextIOWrapper(io.BytesIO(content), encoding=info.encoding, newline="")
+    """Each row read against the header exactly: pandas is given the header's width plus one spare column
+    (never left to infer, or a trailing delimiter on every data line makes the first column an index and
+    moves every value one column left). The spare column takes the empty field a trailing delimiter makes;
+    a row with something in it, or with more fields still, is refused, naming the row."""
+    headers = _csv_headers(content, info)
+    width = len(headers)
+    if not width:
+        return
     try:
         reader = pd.read_csv(
-            text,
+            _text(content, info),
             sep=info.delimiter or ",",
+            header=None,
+            names=[str(i) for i in range(width + 1)],
             dtype=str,
             keep_default_na=False,
             na_filter=False,
@@ -150,31 +250,53 @@ def _csv_chunks(content: bytes, info: FileInfo, chunk_rows: int) -> Iterator[pd.
             chunksize=chunk_rows,
             engine="c",
         )
-        headers = None
         start = FIRST_DATA_ROW
-        for frame in reader:
-            if headers is None:
-                headers = _clean_headers(frame.columns)
-                _refuse_duplicate_headers(headers)
+        first = True
+        # The first chunk holds the header line too: one more row, so it has chunk_rows of data like the rest.
+        for frame in itertools.chain([reader.get_chunk(chunk_rows + 1)], reader):
+            if first:  # the header line, read above
+                frame, first = frame.iloc[1:], False
+            spare = frame[str(width)].to_numpy(dtype=object) != ""
+            if spare.any():
+                at = int(np.argmax(spare))
+                raise ImportFileError(
+                    f"Row {start + at} has more fields than the header ({width}): "
+                    f"{frame[str(width)].iloc[at][:50]!r} is past the last column. "
+                    "Quote values that contain the delimiter, or remove the extra field."
+                )
+            if frame.empty:
+                continue
+            frame = frame.iloc[:, :width]
             frame.columns = headers
             frame.insert(0, "_row", np.arange(start, start + len(frame)))
             start += len(frame)
             yield frame
-        if headers is None:
-            return
     except pd.errors.EmptyDataError:
         return
     except pd.errors.ParserError as exc:
-        raise ImportFileError(f"The file is not a well-formed CSV: {_parser_message(exc)}") from None
+        raise ImportFileError(f"The file is not a well-formed CSV: {_parser_message(exc, width)}") from None
 
 
-def _parser_message(exc: Exception) -> str:
+def _parser_message(exc: Exception, width: int) -> str:
     message = str(exc).strip()
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if match:
-        expected, line, saw = match.groups()
-        return f"line {line} has {saw} fields where the header has {expected}."
+        _, line, saw = match.groups()
+        return f"line {line} has {saw} fields where the header has {width}."
+    match = re.search(r"EOF inside string starting at row (\d+)", message)
+    if match:  # pandas counts rows from 0, the header being row 0
+        return f"the quote opened in row {int(match.group(1)) + 1} is never closed."
     return message
+
+
+def _refuse_too_many_columns(width: int, *, at_least: bool = False) -> None:
+    # Every column costs work on every page of the import (the mapping form lists each one).
+    limit = settings.KAM_IMPORT_MAX_COLUMNS
+    if width > limit:
+        raise ImportFileError(
+            f"The file has {'at least ' if at_least else ''}{width:,} columns; an import reads at most "
+            f"{limit}. Remove the columns it does not need."
+        )
 
 
 def _refuse_duplicate_headers(headers: list[str]) -> None:
@@ -207,33 +329,51 @@ def _xlsx_chunks(content: bytes, chunk_rows: int) -> Iterator[pd.DataFrame]:
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise ImportFileError(f"The Excel workbook cannot be read: {exc}") from None
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header_row = next(rows, None)
-        if header_row is None:
-            return
-        # Trailing empty header cells are formatting, not columns.
-        width = len(header_row)
-        while width and header_row[width - 1] in (None, ""):
-            width -= 1
-        headers = _clean_headers(header_row[:width])
-        _refuse_duplicate_headers(headers)
-        batch, numbers, row_number = [], [], FIRST_DATA_ROW - 1
-        for values in rows:
-            row_number += 1
-            cells = [_cell_text(v) for v in values[:width]]
-            if not any(cells):
-                continue
-            cells += [""] * (width - len(cells))
-            batch.append(cells)
-            numbers.append(row_number)
-            if len(batch) >= chunk_rows:
-                yield _frame(batch, numbers, headers)
-                batch, numbers = [], []
-        if batch:
-            yield _frame(batch, numbers, headers)
+        yield from _xlsx_rows(workbook, chunk_rows)
+    except ImportFileError:
+        raise
+    except Exception as exc:  # a cell openpyxl cannot parse (a number that is not one, ...)
+        raise ImportFileError(f"The Excel workbook cannot be read: {exc}") from None
     finally:
         workbook.close()
+
+
+def _xlsx_rows(workbook, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if not workbook.worksheets:
+        raise ImportFileError("The Excel workbook has no sheet.")
+    sheet = workbook.worksheets[0]
+    # The dimension a sheet declares (A1:XFD1048576 costs a few bytes) would make openpyxl pad every row to
+    # it: read only the cells that are there, within our own bounds.
+    sheet.reset_dimensions()
+    max_rows = settings.KAM_IMPORT_MAX_ROWS
+    header_row = next(sheet.iter_rows(max_row=1, values_only=True), None)
+    if header_row is None:
+        return
+    # Trailing empty header cells are formatting, not columns.
+    width = len(header_row)
+    while width and header_row[width - 1] in (None, ""):
+        width -= 1
+    _refuse_too_many_columns(width)
+    headers = _clean_headers(header_row[:width])
+    _refuse_duplicate_headers(headers)
+    batch, numbers, row_number = [], [], FIRST_DATA_ROW - 1
+    for values in sheet.iter_rows(min_row=2, max_row=max_rows + 2, max_col=max(width, 1), values_only=True):
+        row_number += 1
+        if row_number > max_rows + 1:
+            raise ImportFileError(
+                f"The workbook has more than {max_rows:,} rows: split it, or save it as CSV."
+            )
+        cells = [_cell_text(v) for v in values[:width]]
+        if not any(cells):
+            continue
+        cells += [""] * (width - len(cells))
+        batch.append(cells)
+        numbers.append(row_number)
+        if len(batch) >= chunk_rows:
+            yield _frame(batch, numbers, headers)
+            batch, numbers = [], []
+    if batch:
+        yield _frame(batch, numbers, headers)
 
 
 def _frame(batch, numbers, headers) -> pd.DataFrame:
@@ -251,7 +391,8 @@ def estimate_rows(content: bytes, info: FileInfo) -> int:
             workbook = load_workbook(io.BytesIO(content), read_only=True)
             rows = workbook.worksheets[0].max_row or 1
             workbook.close()
-            return max(rows - 1, 0)
+            # The declared dimension, which may lie: only an estimate, and never above what is read.
+            return min(max(rows - 1, 0), settings.KAM_IMPORT_MAX_ROWS)
         except Exception:
             return 0
     lines = content.count(b"\n")
@@ -359,6 +500,9 @@ def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed[other] = pd.to_datetime(
             rest.str.slice(0, 10).where(shaped, None), format="%Y-%m-%d", errors="coerce"
         )
+    # pandas reads "-2026-01-01" (and year 0) as a date no database or calendar has.
+    impossible = (parsed.dt.year < 1).fillna(False)
+    parsed = parsed.where(~impossible)
     bad = (values != "") & parsed.isna()
     return parsed, bad
 

@@ -15,6 +15,7 @@ nothing: every kind upserts by its reference (see each importer for rows without
 
 import datetime
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from dataio.imports.visits import VisitImporter
 from dataio.models import ImportKind, ImportMapping, ImportRecord, ImportStatus, ImportUpload
 from kam import jobs
 
+log = logging.getLogger(__name__)
 IMPORTERS: dict[str, type[Importer]] = {
     ImportKind.ACCOUNTS: AccountImporter,
     ImportKind.ORDERS: OrderImporter,
@@ -45,6 +47,21 @@ MAX_BYTES = getattr(settings, "KAM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
 BACKGROUND_ROWS = getattr(settings, "KAM_IMPORT_BACKGROUND_ROWS", 5_000)
 PREVIEW_ROWS = 20
 IMPORT_TASK = "dataio.tasks.import_run_task"
+UNEXPECTED_ERROR = (
+    "The import stopped on an error it does not know how to explain, so nothing was written. "
+    "The details are in the server log; send the file to an administrator."
+)
+
+
+class ImportQueueUnavailable(Exception):
+    """The broker refused the import's job; the record is back to uploaded, so the manager can try again."""
+
+    def __init__(self, record_id: int):
+        super().__init__(
+            "The job queue is unavailable, so the import could not be started; nothing was written. "
+            "Try again in a few minutes; if it persists, ask an administrator to check Redis and the workers."
+        )
+        self.record_id = record_id
 
 
 class _Rollback(Exception):  # control flow, not an error
@@ -65,6 +82,10 @@ class ImportResult:
     @property
     def ok(self) -> bool:
         return self.error_count == 0
+
+    @property
+    def problems_not_shown(self) -> int:
+        return self.error_count - len(self.problems)
 
 
 def normalise_header(text: str) -> str:
@@ -161,7 +182,8 @@ def import_queue(*, record: ImportRecord) -> bool:
     """uploaded -> queued, handed to a worker once the request commits; False if it was queued already.
 
     If the broker refuses the job, the record goes back to uploaded so the manager can try again instead of
-    watching a stalled progress bar (and the error propagates to the page).
+    watching a stalled progress bar, and ImportQueueUnavailable says so (raised here outside a transaction,
+    else when the outermost block commits).
     """
     queued = ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.UPLOADED).update(
         status=ImportStatus.QUEUED, updated_at=timezone.now()
@@ -174,11 +196,12 @@ def import_queue(*, record: ImportRecord) -> bool:
 def _send(record_id: int) -> None:
     try:
         jobs.enqueue(IMPORT_TASK, record_id)
-    except jobs.BROKER_ERRORS:
+    except jobs.BROKER_ERRORS as exc:
+        log.error("Could not queue import %s, putting it back to uploaded: %s", record_id, exc)
         ImportRecord.objects.filter(pk=record_id, status=ImportStatus.QUEUED).update(
             status=ImportStatus.UPLOADED, updated_at=timezone.now()
         )
-        raise
+        raise ImportQueueUnavailable(record_id) from exc
 
 
 def import_claim(*, record_id: int) -> ImportRecord | None:
@@ -191,12 +214,55 @@ def import_claim(*, record_id: int) -> ImportRecord | None:
 
 
 def import_fail(*, record: ImportRecord, message: str) -> None:
-    """running -> failed before any row was read (the upload is gone), with the reason as the one error."""
+    """running -> failed without a result (the upload is gone), with the reason as the one error."""
     record.status = ImportStatus.FAILED
     record.errors = [{"row": 0, "column": "", "value": "", "message": message}]
     record.error_count = 1
     record.finished_at = timezone.now()
     record.save()
+    ImportUpload.objects.filter(record=record).delete()
+
+
+def imports_reap(*, now: datetime.datetime | None = None) -> int:
+    """Fail the imports stuck queued or running longer than KAM_IMPORT_TIME_LIMIT_SECONDS, dropping their upload.
+
+    An import can only be stuck that long if its worker died (killed, out of memory) or no worker listens:
+    the task is stopped at the time limit, and its transaction never committed, so nothing was written.
+    Conditional UPDATEs: safe to run twice, and an import that finishes at the same moment keeps its result.
+    Returns how many imports were reaped.
+    """
+    now = now or timezone.now()
+    limit = settings.KAM_IMPORT_TIME_LIMIT_SECONDS
+    cutoff = now - datetime.timedelta(seconds=limit)
+    within = f"{limit // 60} minutes" if limit >= 120 else f"{limit} seconds"
+    reasons = {
+        ImportStatus.RUNNING: (
+            "started_at__lt",
+            f"The import did not finish within {within}; its worker was probably stopped or killed. "
+            "Nothing was written: upload the file again.",
+        ),
+        ImportStatus.QUEUED: (
+            "updated_at__lt",
+            f"No worker picked the import up within {within}. Nothing was written: upload the file again "
+            "once a Celery worker is running.",
+        ),
+    }
+    reaped = 0
+    for status, (since, message) in reasons.items():
+        stuck = list(
+            ImportRecord.objects.filter(status=status, **{since: cutoff}).values_list("pk", flat=True)
+        )
+        reaped += ImportRecord.objects.filter(pk__in=stuck, status=status).update(
+            status=ImportStatus.FAILED,
+            errors=[{"row": 0, "column": "", "value": "", "message": message}],
+            error_count=1,
+            finished_at=now,
+            updated_at=now,
+        )
+        ImportUpload.objects.filter(record_id__in=stuck, record__status=ImportStatus.FAILED).delete()
+    if reaped:
+        log.warning("Reaped %s stuck import(s)", reaped)
+    return reaped
 
 
 def import_run(
@@ -241,6 +307,14 @@ def import_run(
         # A constraint the checks did not foresee: the transaction rolled back, so nothing was written.
         problems = Problems()
         problems.add(0, "", f"The database refused the import, nothing was written: {exc}".strip())
+    except Exception:
+        # Whatever else a hostile file finds: the transaction rolled back, and the record must still end
+        # (a record left running can neither be committed again nor discarded, and holds its upload).
+        log.exception(
+            "Import %s (%s, %s) failed on an unexpected error", record.pk, record.kind, record.file_name
+        )
+        problems = Problems()
+        problems.add(0, "", UNEXPECTED_ERROR)
     result.problems = problems.sorted()
     result.error_count = problems.count
     result.rows_rejected = len({r for r in problems.rows if r >= parsing.FIRST_DATA_ROW})

@@ -302,6 +302,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.scoring_runs_reap_task",
         "schedule": _REAPER_EVERY_SECONDS,
     },
+    # Fails the imports whose worker died (queued/running past KAM_IMPORT_TIME_LIMIT_SECONDS), freeing the upload.
+    "imports-reaper": {
+        "task": "dataio.tasks.imports_reap_task",
+        "schedule": _REAPER_EVERY_SECONDS,
+    },
     # Re-enqueues webhook deliveries whose task was lost (broker down at enqueue, worker killed) or whose
     # retry was left to it (in-process mode makes one attempt per request).
     "webhook-deliveries-requeue": {
@@ -322,6 +327,13 @@ KAM_TIER_CADENCE_DEFAULTS = "scoring.selectors.tier_cadence_defaults"
 # A recompute is stopped after this long (hard limit; the soft limit comes a little earlier) and the reaper
 # marks a run failed once it has been queued or running for longer.
 KAM_RUN_TIME_LIMIT_SECONDS = env_int("KAM_RUN_TIME_LIMIT_SECONDS", 30 * 60)
+# Imports: an import task is stopped after this long and the reaper fails one queued or running for longer.
+KAM_IMPORT_TIME_LIMIT_SECONDS = env_int("KAM_IMPORT_TIME_LIMIT_SECONDS", 60 * 60)
+# What an uploaded file may hold, refused before the expensive work: columns (each costs work on every page
+# of the import), rows of a workbook, and the bytes a workbook (a zip) unpacks to.
+KAM_IMPORT_MAX_COLUMNS = env_int("KAM_IMPORT_MAX_COLUMNS", 200)
+KAM_IMPORT_MAX_ROWS = env_int("KAM_IMPORT_MAX_ROWS", 1_000_000)
+KAM_IMPORT_MAX_UNPACKED_BYTES = env_int("KAM_IMPORT_MAX_UNPACKED_BYTES", 500 * 1024 * 1024)
 # The address links in emails point at.
 KAM_SITE_URL = env("KAM_SITE_URL", "http://127.0.0.1:8000")
 

@@ -1,4 +1,5 @@
-"""Redis stopped under a running app: people keep working; a recompute says the job queue is unavailable.
+"""Redis stopped under a running app: people keep working; a recompute or an import says the job queue is
+unavailable.
 
 A worker killed mid-run is covered end to end, with a real worker SIGKILLed inside the publishing transaction,
 by tests/kam/test_worker.py::test_a_worker_killed_mid_run_is_reaped_and_the_previous_portfolio_stays_current.
@@ -59,3 +60,29 @@ def test_with_redis_stopped_a_recompute_says_the_job_queue_is_unavailable(stack)
     queued = stack.api("POST", "/api/v1/scoring/runs/", key="manager_key", json={})
     assert queued.status_code == 202
     assert queued.json()["status"] == "queued"
+
+
+def test_with_redis_stopped_importing_says_the_job_queue_is_unavailable_and_keeps_the_file(stack):
+    manager = stack.browser("manager")
+    uploaded = manager.post(
+        "/imports/",
+        {"kind": "accounts", "delimiter": "", "encoding": ""},
+        files={"file": ("redis-down.csv", b"reference,name\nRD-1,Redis Down Co\n")},
+    )
+    assert uploaded.status_code == 302
+    record = int(re.search(r"/imports/(\d+)/", uploaded.headers["Location"]).group(1))
+    stack.redis.stop()
+
+    refused = manager.post(f"/imports/{record}/commit/", {})
+    assert refused.status_code == 302
+    assert refused.headers["Location"] == f"/imports/{record}/preview/"
+    page = manager.get(refused.headers["Location"])
+    assert page.status_code == 200
+    assert UNAVAILABLE in re.sub(r"\s+", " ", page.text)
+    assert stack.postgres.sql(f"SELECT status FROM accounts_importrecord WHERE id = {record}") == [
+        ("uploaded",)
+    ]
+
+    stack.redis.start()
+    queued = manager.post(f"/imports/{record}/commit/", {})
+    assert queued.headers["Location"] == f"/imports/{record}/"
