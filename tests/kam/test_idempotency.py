@@ -14,8 +14,8 @@ from accounts import services
 from accounts.models import Account, Order, Visit
 from integrations.models import ApiKey, IdempotencyRecord
 from kam.api.scopes import ApiScope
-from tests.fixtures.api import assert_problem, key_for, openapi  # noqa: F401 (fixtures)
 from tests.conftest import need
+from tests.fixtures.api import assert_problem, key_for, openapi  # noqa: F401 (fixtures)
 
 VISIT = {"date": "2026-01-05", "kind": "meeting", "summary": "Renewal talk"}
 
