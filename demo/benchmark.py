@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account, Order
-from dataio.imports.staging import load_frame
+from kam.staging import load_frame
 from scoring.clv import simulate_orders
 
 HISTORY_DAYS = 3 * 365

@@ -4,8 +4,6 @@ Output serializers only read what the viewset's queryset loaded; input serialize
 data to a service. None of them writes across models.
 """
 
-import datetime
-
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -25,12 +23,11 @@ from accounts.models import (
     Visit,
     VisitKind,
 )
+from accounts.orders import order_date_error
 from accounts.validators import no_bidi_controls
 from kam.api.fields import MAX_ID, IdRelatedField
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
-# Older dates are typos or placeholders (0001-01-01), and they would stretch every history and CLV window.
-EARLIEST_ORDER_DATE = datetime.date(1990, 1, 1)
 
 
 class BlankAsNullChoiceField(serializers.ChoiceField):
@@ -268,15 +265,10 @@ class OrderRowSerializer(serializers.Serializer):
         return value
 
     def validate_date(self, value):
-        today = timezone.localdate()  # the installation's time zone, as every date in the app
-        if value > today:
-            raise serializers.ValidationError(
-                f"An order cannot be dated in the future (today is {today.isoformat()})."
-            )
-        if value < EARLIEST_ORDER_DATE:
-            raise serializers.ValidationError(
-                f"Orders dated before {EARLIEST_ORDER_DATE.isoformat()} are refused: check the date."
-            )
+        # The installation's time zone, as every date in the app; the window is the order upsert's.
+        problem = order_date_error(value, today=timezone.localdate())
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate(self, attrs):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
@@ -24,8 +25,8 @@ from accounts.api.examples import (
     VISIT_EXAMPLE,
 )
 from accounts.api.filters import AccountFilter, CadenceAlertFilter, OrderFilter, ServiceIssueFilter
-from accounts.api.services import orders_bulk_upsert
 from accounts.models import Account, AlertStatus, CadenceAlert, Order, ServiceIssue, Visit
+from accounts.orders import OrderRefusal, OrdersRefused, orders_upsert
 from kam.api import idempotency
 from kam.api.filters import FilterBackend
 from kam.api.permissions import api_key_of
@@ -223,10 +224,24 @@ class OrderViewSet(mixins.ListModelMixin, ApiViewSet):
     def bulk(self, request):
         serializer = s.OrderBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = orders_bulk_upsert(
-            user=request.user, rows=serializer.validated_data["orders"], key=api_key_of(request)
-        )
+        rows = serializer.validated_data["orders"]
+        try:
+            result = orders_upsert(user=request.user, key=api_key_of(request), rows=rows)
+        except OrdersRefused as refused:
+            raise ValidationError({"orders": _bulk_errors(refused.refusals, len(rows))}) from None
         return Response(s.OrderBulkResultSerializer(result).data)
+
+
+def _bulk_errors(refusals: list[OrderRefusal], count: int) -> list[dict]:
+    """The upsert's refusals as the batch's per-row errors (the import words the same refusals for a file)."""
+    errors: list[dict] = [{} for _ in range(count)]
+    for refusal in refusals:
+        if refusal.repeats is not None:
+            message = f"Repeats row {refusal.repeats}: each order may appear once per batch."
+        else:
+            message = "No such account, or not one you can see."
+        errors[refusal.row][refusal.field] = [message]
+    return errors
 
 
 @extend_schema_view(
